@@ -1,0 +1,133 @@
+"""Command line: `attnbook build | release | autograde`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def _course_root(path: str) -> Path:
+    root = Path(path).resolve()
+    if not (root / "solutions").is_dir() or not (root / "autograde").is_dir():
+        raise SystemExit(f"attnbook: {root} is not a course directory (it needs solutions/ and autograde/)")
+    return root
+
+
+def assignments(root: Path) -> list[str]:
+    """Return the assignment names found under `root/solutions`, sorted."""
+    return sorted(p.name for p in (root / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .site import build
+
+    return build(Path(args.course).resolve(), Path(args.out).resolve() if args.out else None)
+
+
+def release(root: Path, names: list[str]) -> None:
+    """Generate `notebooks/<a>/<a>.ipynb` (student version) from `solutions/` with nbgrader."""
+    nbgrader = str(Path(sys.executable).parent / "nbgrader")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            print(f"releasing {name}", file=sys.stderr)
+            subprocess.run([nbgrader, "generate_assignment", name, "--force", "--log-level=WARN",
+                            f"--db=sqlite:///{tmp}/gradebook.db"], cwd=root / "autograde", check=True)
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    root = _course_root(args.course)
+    release(root, args.assignments or assignments(root))
+    return 0
+
+
+def _secret(out: Path, given: str | None) -> str:
+    if given:
+        return given
+    if os.environ.get("ATTNBOOK_SECRET"):
+        return os.environ["ATTNBOOK_SECRET"]
+    path = out / ".secret"
+    if not path.exists():
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, secrets.token_hex(16).encode())
+        os.close(fd)
+    return path.read_text().strip()
+
+
+def cmd_autograde(args: argparse.Namespace) -> int:
+    from .grading import gradebook
+    from .grading.checks import Assignment
+    from .grading.feedback import grades_csv, render
+    from .grading.runner import grade_folder, load_result, result_path, write_atomic
+    from .grading.sandbox import Limits
+
+    root = _course_root(args.course)
+    submitted = Path(args.submitted).resolve()
+    if not submitted.is_dir():
+        print(f"attnbook: {submitted}: no such folder of submissions", file=sys.stderr)
+        return 2
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    limits = Limits(wall_seconds=args.timeout, cpu_seconds=int(args.timeout), call_seconds=args.call_timeout,
+                    memory_bytes=args.memory_mb * 2**20)
+    secret = _secret(out, args.secret)
+    db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
+    for name in args.assignment:
+        assignment = Assignment(name, root / "solutions", root / "autograde" / "checks")
+
+        def write_feedback(res):
+            write_atomic(out / "feedback" / res.student / f"{name}.html", render(res))
+
+        results = grade_folder(assignment, submitted, out, secret, limits, args.workers, on_result=write_feedback)
+        gradebook.record(db_url, assignment, results)
+        for res in results:
+            if not (out / "feedback" / res.student / f"{name}.html").exists():
+                write_feedback(res)
+        print(f"{name}: graded {len(results)} submissions, mean score "
+              f"{sum(r.score for r in results) / max(1, len(results)):.2f} / {assignment.max_score:g}", file=sys.stderr)
+    all_results = [r for p in sorted((out / "results").glob("*/*.json")) if (r := load_result(p))]
+    write_atomic(out / "grades.csv", grades_csv(all_results))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the `attnbook` command line."""
+    parser = argparse.ArgumentParser(prog="attnbook", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build the website (warnings are errors)")
+    p.add_argument("--course", default=".", help="course directory (default: .)")
+    p.add_argument("--out", help="output folder (default: <course>/_build)")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("release", help="generate student notebooks in notebooks/ from solutions/")
+    p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
+    p.add_argument("--course", default=".")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("autograde", help="grade <submitted>/<student>/<assignment>/<assignment>.ipynb")
+    p.add_argument("submitted", help="folder with one sub-folder per student")
+    p.add_argument("--assignment", action="append", required=True, help="assignment name (repeatable)")
+    p.add_argument("--out", required=True, help="output folder: grades.csv, feedback/, results/, gradebook.db")
+    p.add_argument("--course", default=".", help="course directory with solutions/ and autograde/")
+    p.add_argument("--db", help="gradebook URL (default: sqlite:///<out>/gradebook.db)")
+    p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count)")
+    p.add_argument("--timeout", type=float, default=120.0, help="wall seconds per submission (default 120)")
+    p.add_argument("--call-timeout", type=float, default=10.0, help="seconds per checked call (default 10)")
+    p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per submission (default 4096)")
+    p.add_argument("--secret", help="secret for per-student random inputs (default: $ATTNBOOK_SECRET or <out>/.secret)")
+    p.set_defaults(func=cmd_autograde)
+
+    args = parser.parse_args(argv)
+    # nbgrader runs `alembic` and Jupyter Book runs kernels: both must come from this environment.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

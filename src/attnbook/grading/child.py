@@ -1,0 +1,82 @@
+"""The sandboxed child: run the student's cells, call the exercises, write plain results.
+
+Protocol: one JSON line on stdin `{"program": [[grade_id, source], ...], "calls": [...], "timeout": s}`,
+each call `{"name", "driver", "args", "kwargs"}` in wire encoding. Writes one JSON line per event to
+the result file descriptor given as argv[1]: `{"cell": grade_id, "error": str|None}` for each cell,
+then `{"call": i, "value": ...}` or `{"call": i, "error": str, "type": exception class name}`.
+The student's own prints go to stdout/stderr, which the parent caps and mostly discards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import traceback
+
+
+class CallTimeout(BaseException):
+    """Raised inside a call that ran past its time limit (BaseException: `except Exception` cannot eat it)."""
+
+
+def _on_alarm(signum, frame):
+    raise CallTimeout()
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next((f"line {f.lineno}" for f in reversed(frames) if f.filename.startswith("<cell ")), "")
+    text = f"{type(exc).__name__}: {exc}"[:500]
+    return f"{text} ({where})" if where else text
+
+
+def main() -> None:
+    import numpy  # noqa: F401  (warm imports before student code runs)
+    import torch  # noqa: F401
+
+    from attnbook.grading import drivers, wire
+
+    out = os.fdopen(int(sys.argv[1]), "w", buffering=1)
+
+    def emit(record: dict) -> None:
+        out.write(json.dumps(record) + "\n")
+
+    job = json.loads(sys.stdin.readline())
+    sys.stdin.close()
+    timeout = float(job.get("timeout", 10))
+    signal.signal(signal.SIGALRM, _on_alarm)
+    ns: dict = {"__name__": "__main__"}
+    for grade_id, source in job["program"]:
+        error = None
+        try:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            exec(compile(source, f"<cell {grade_id}>", "exec"), ns)
+        except CallTimeout:
+            error = f"the cell ran longer than {timeout:g} s"
+        except BaseException as exc:  # noqa: BLE001  (student code may raise anything, SystemExit too)
+            error = _describe(exc)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        emit({"cell": grade_id, "error": error})
+    for i, call in enumerate(job["calls"]):
+        record: dict = {"call": i}
+        try:
+            args, kwargs = wire.decode(call["args"]), wire.decode(call["kwargs"])
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                value = drivers.DRIVERS[call["driver"]](ns, call["name"], list(args), dict(kwargs))
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            record["value"] = wire.encode(value)
+        except CallTimeout:
+            record.update(error=f"the call ran longer than {timeout:g} s", type="Timeout")
+        except BaseException as exc:  # noqa: BLE001
+            record.update(error=_describe(exc), type=type(exc).__name__)
+        emit(record)
+    out.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

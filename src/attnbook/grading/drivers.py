@@ -1,0 +1,136 @@
+"""How a check calls an exercise: the same harness runs the reference (parent) and the student (child).
+
+A driver takes the namespace that defines the exercise, the exercise name and the case's plain-data
+arguments, and returns plain data (NumPy arrays, numbers, lists, tuples, dicts).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+
+def to_plain(value: Any) -> Any:
+    """Return `value` with torch tensors turned into NumPy arrays, recursively."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().numpy().copy()
+    if isinstance(value, tuple):
+        return tuple(to_plain(v) for v in value)
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    return value
+
+
+def exercise(ns: dict, name: str) -> Any:
+    """Return the student's definition of `name`, or raise NameError saying why it is missing."""
+    if name not in ns:
+        raise NameError(f"{name!r} is not defined: its answer cell is missing or raised an error")
+    return ns[name]
+
+
+def call(ns: dict, name: str, args: list, kwargs: dict) -> Any:
+    """Call `name(*args, **kwargs)` with NumPy arguments."""
+    return to_plain(exercise(ns, name)(*args, **kwargs))
+
+
+def call_with_step_table(ns: dict, name: str, args: list, kwargs: dict) -> Any:
+    """Call a decoder `name(step, c, ...)` whose `step` reads logits from a table.
+
+    `args[0]` is a (states, vocab) logit table and `args[1]` the start state c. The step function is
+    `step(prev, state) -> (table[state], (state * 7 + prev + 1) % states)`, deterministic and cheap.
+    """
+    table = np.asarray(args[0], dtype=float)
+
+    def step(prev, state):
+        state = int(state)
+        return table[state].copy(), (state * 7 + int(prev) + 1) % table.shape[0]
+
+    return [int(t) for t in exercise(ns, name)(step, *args[1:], **kwargs)]
+
+
+def call_torch(ns: dict, name: str, args: list, kwargs: dict) -> Any:
+    """Call `name` with every NumPy argument turned into a torch tensor (bool and int kept)."""
+    import torch
+
+    tensors = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args]
+    return to_plain(exercise(ns, name)(*tensors, **kwargs))
+
+
+def module_with_parameters(ns: dict, name: str, args: list, kwargs: dict) -> Any:
+    """Build `name(**init)`, copy `params` into its named parameters, return `forward(*inputs)`.
+
+    kwargs: {"init": dict, "params": {parameter name: array}, "inputs": list, "forward": dict}.
+    """
+    import torch
+
+    module = exercise(ns, name)(**kwargs["init"])
+    with torch.no_grad():
+        for pname, value in kwargs["params"].items():
+            module.get_parameter(pname).copy_(torch.from_numpy(value))
+    inputs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in kwargs["inputs"]]
+    with torch.no_grad():
+        return to_plain(module(*inputs, **kwargs.get("forward", {})))
+
+
+def module_loaded_from_torch(ns: dict, name: str, args: list, kwargs: dict) -> Any:
+    """Build `name(**init)`, `load_from_torch` a seeded torch layer, return `forward(*inputs)`.
+
+    kwargs: {"init": dict, "torch_class": attribute of torch.nn, "torch_init": dict, "seed": int,
+    "inputs": list, "forward": dict}.
+    """
+    import torch
+
+    layer = seeded_torch_layer(kwargs)
+    module = exercise(ns, name)(**kwargs["init"])
+    module.load_from_torch(layer)
+    module.eval()
+    inputs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in kwargs["inputs"]]
+    with torch.no_grad():
+        return to_plain(module(*inputs, **kwargs.get("forward", {})))
+
+
+def seeded_torch_layer(kwargs: dict):
+    """Return `torch.nn.<torch_class>(**torch_init)` with weights drawn from `seed`, in eval mode."""
+    import torch
+
+    torch.manual_seed(kwargs["seed"])
+    layer = getattr(torch.nn, kwargs["torch_class"])(**kwargs["torch_init"])
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn_like(p) * 0.3)
+    return layer.eval()
+
+
+def build_torch_model(ns: dict, name: str, args: list, kwargs: dict) -> Any:
+    """Build a model from nested torch.nn layer specs and return `name(model)`.
+
+    kwargs: {"model": spec} where spec is {"class": "Transformer", "init": {...}} or
+    {"children": {attr: spec, ...}} for a container of named sub-modules.
+    """
+    return to_plain(exercise(ns, name)(_build(kwargs["model"])))
+
+
+def _build(spec: dict):
+    import torch
+
+    if "children" in spec:
+        container = torch.nn.Module()
+        for attr, child in spec["children"].items():
+            container.add_module(attr, _build(child))
+        return container
+    return getattr(torch.nn, spec["class"])(**spec.get("init", {}))
+
+
+DRIVERS: dict[str, Callable[[dict, str, list, dict], Any]] = {
+    "call": call,
+    "call_with_step_table": call_with_step_table,
+    "call_torch": call_torch,
+    "module_with_parameters": module_with_parameters,
+    "module_loaded_from_torch": module_loaded_from_torch,
+    "build_torch_model": build_torch_model,
+}

@@ -1,0 +1,83 @@
+"""Recurrent encoder–decoders used by the book: one fixed context vector, or additive attention."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .data import BOS, EOS, PAD
+
+
+class BahdanauScorer(nn.Module):
+    """Additive alignment scores `v · tanh(s W_s + h_j W_h)` with padded keys excluded."""
+
+    def __init__(self, query_dim: int, key_dim: int, attn_dim: int):
+        super().__init__()
+        self.W_s = nn.Linear(query_dim, attn_dim, bias=False)
+        self.W_h = nn.Linear(key_dim, attn_dim, bias=False)
+        self.v = nn.Linear(attn_dim, 1, bias=False)
+
+    def forward(self, s: torch.Tensor, H: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (context (B, d_h), weights (B, T)) for decoder state `s` (B, d_s) over `H` (B, T, d_h)."""
+        e = self.v(torch.tanh(self.W_s(s).unsqueeze(1) + self.W_h(H))).squeeze(-1)
+        alpha = torch.softmax(e.masked_fill(~real, float("-inf")), dim=-1)
+        return torch.einsum("bt,btd->bd", alpha, H), alpha
+
+
+class Seq2Seq(nn.Module):
+    """GRU encoder–decoder; with `attention=False` every decoder step sees the same context `c`."""
+
+    def __init__(self, vocab: int, emb_dim: int = 32, hidden: int = 64, attention: bool = False):
+        super().__init__()
+        self.attention = attention
+        self.embed = nn.Embedding(vocab, emb_dim, padding_idx=PAD)
+        self.encoder = nn.GRU(emb_dim, hidden, batch_first=True)
+        self.decoder = nn.GRUCell(emb_dim + hidden, hidden)
+        self.scorer = BahdanauScorer(hidden, hidden, hidden) if attention else None
+        self.out = nn.Linear(2 * hidden, vocab)
+
+    def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return all encoder states H (B, S, d_h), the final state c (B, d_h) and the real-token mask."""
+        real = src != PAD
+        lengths = real.sum(1)
+        packed = nn.utils.rnn.pack_padded_sequence(self.embed(src), lengths.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        H, c = self.encoder(packed)
+        H, _ = nn.utils.rnn.pad_packed_sequence(H, batch_first=True, total_length=src.shape[1])
+        return H, c[0], real
+
+    def step(self, prev: torch.Tensor, s: torch.Tensor, H: torch.Tensor, c: torch.Tensor,
+             real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Run one decoder step; return (logits (B, V), new state (B, d_h), attention weights or None)."""
+        if self.scorer is None:
+            context, alpha = c, None
+        else:
+            context, alpha = self.scorer(s, H, real)
+        s = self.decoder(torch.cat([self.embed(prev), context], dim=-1), s)
+        return self.out(torch.cat([s, context], dim=-1)), s, alpha
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Return teacher-forced logits (B, T, V) for decoder inputs `tgt_in` (B, T)."""
+        H, c, real = self.encode(src)
+        s, logits = c, []
+        for t in range(tgt_in.shape[1]):
+            step_logits, s, _ = self.step(tgt_in[:, t], s, H, c, real)
+            logits.append(step_logits)
+        return torch.stack(logits, dim=1)
+
+    @torch.no_grad()
+    def generate(self, src: torch.Tensor, max_len: int) -> tuple[list[list[int]], torch.Tensor | None]:
+        """Greedy-decode each source; return token lists (EOS excluded) and weights (B, max_len, S) or None."""
+        H, c, real = self.encode(src)
+        s = c
+        prev = torch.full((src.shape[0],), BOS, dtype=torch.long)
+        tokens, weights = [], []
+        for _ in range(max_len):
+            logits, s, alpha = self.step(prev, s, H, c, real)
+            prev = logits.argmax(-1)
+            tokens.append(prev)
+            if alpha is not None:
+                weights.append(alpha)
+        tokens = torch.stack(tokens, dim=1).tolist()
+        out = [row[: row.index(EOS)] if EOS in row else row for row in tokens]
+        return out, (torch.stack(weights, dim=1) if weights else None)

@@ -1,0 +1,46 @@
+"""One look for every figure in the book: colour-blind-safe colours, fixed per model, and shared helpers."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+# Okabe–Ito palette; each model keeps its colour in every chapter.
+MODEL_COLORS = {
+    "no attention": "#D55E00",      # vermillion
+    "additive attention": "#0072B2",  # blue
+    "transformer": "#009E73",        # bluish green
+    "self-attention": "#009E73",
+    "recurrent": "#D55E00",
+}
+EXTRA_COLORS = ["#E69F00", "#56B4E9", "#CC79A7", "#F0E442", "#000000"]
+
+plt.rcParams.update({
+    "figure.figsize": (6.4, 3.8), "figure.dpi": 110, "savefig.bbox": "tight",
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+    "font.size": 10, "legend.frameon": False,
+})
+
+
+def color(model: str) -> str:
+    """Return the colour the book uses for `model` everywhere."""
+    return MODEL_COLORS[model]
+
+
+def heatmap(ax: plt.Axes, weights: np.ndarray, query_labels: Sequence[str], key_labels: Sequence[str],
+            title: str = "", xlabel: str = "key position", ylabel: str = "query position") -> None:
+    """Draw attention weights with queries down the vertical axis and keys along the horizontal."""
+    im = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=max(1e-9, float(np.max(weights))), aspect="auto")
+    ax.set_xticks(range(len(key_labels)), key_labels, fontsize=8)
+    ax.set_yticks(range(len(query_labels)), query_labels, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(False)
+    if title:
+        ax.set_title(title)
+    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight")

@@ -1,0 +1,127 @@
+"""Training and evaluation loops for the book's toy seq2seq experiments, with an on-disk cache."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import data, models
+from .data import PAD
+
+
+@dataclass(frozen=True)
+class ReversalSetup:
+    """Everything that defines one reversal experiment: data, model size and training budget."""
+
+    num_symbols: int = 10
+    min_len: int = 3
+    max_len: int = 16
+    emb_dim: int = 32
+    hidden: int = 64
+    steps: int = 1200
+    batch_size: int = 64
+    lr: float = 3e-3
+    seed: int = 0
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed torch and return a NumPy generator with the same seed."""
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def _cache_path(name: str, setup: ReversalSetup) -> Path:
+    root = Path(os.environ.get("ATTNBOOK_CACHE", Path.home() / ".cache" / "attnbook"))
+    code = inspect.getsource(models) + inspect.getsource(data) + inspect.getsource(train_reversal)
+    key = hashlib.sha256((name + repr(asdict(setup)) + code).encode()).hexdigest()[:16]
+    return root / f"{name}-{key}.pt"
+
+
+def train_reversal(setup: ReversalSetup, attention: bool) -> tuple[models.Seq2Seq, list[float]]:
+    """Train a Seq2Seq on sequence reversal; return the model and its loss after each step."""
+    rng = seed_everything(setup.seed)
+    model = models.Seq2Seq(data.vocab_size(setup.num_symbols), setup.emb_dim, setup.hidden, attention)
+    opt = torch.optim.Adam(model.parameters(), lr=setup.lr)
+    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
+    losses = []
+    for _ in range(setup.steps):
+        seqs = data.random_sequences(rng, setup.batch_size, setup.min_len, setup.max_len, setup.num_symbols)
+        batch = data.make_batch(data.reversal_pairs(seqs))
+        logits = model(batch["src"], batch["tgt_in"])
+        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), batch["tgt_out"].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+    return model.eval(), losses
+
+
+def trained_reversal_model(setup: ReversalSetup, attention: bool) -> tuple[models.Seq2Seq, list[float]]:
+    """Return `train_reversal(setup, attention)`, loaded from the cache when the same code already ran."""
+    path = _cache_path("seq2seq-attn" if attention else "seq2seq", setup)
+    if path.exists():
+        saved = torch.load(path)
+        model = models.Seq2Seq(data.vocab_size(setup.num_symbols), setup.emb_dim, setup.hidden, attention)
+        model.load_state_dict(saved["state"])
+        return model.eval(), saved["losses"]
+    model, losses = train_reversal(setup, attention)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state": model.state_dict(), "losses": losses}, tmp)
+    tmp.replace(path)
+    return model, losses
+
+
+def exact_match_by_length(model: models.Seq2Seq, setup: ReversalSetup, per_length: int = 200,
+                          seed: int = 1234) -> dict[int, float]:
+    """Return the fraction of fresh test sequences reversed exactly, for each length of the setup."""
+    rng = np.random.default_rng(seed)
+    result = {}
+    for length in range(setup.min_len, setup.max_len + 1):
+        seqs = data.random_sequences(rng, per_length, length, length, setup.num_symbols)
+        predicted, _ = model.generate(data.pad_batch(seqs), max_len=length + 1)
+        result[length] = float(np.mean([p == s[::-1] for p, s in zip(predicted, seqs)]))
+    return result
+
+
+def final_states(model: models.Seq2Seq, seqs: list[list[int]]) -> torch.Tensor:
+    """Return the encoder's final state c (N, d_h) for each sequence."""
+    with torch.no_grad():
+        return model.encode(data.pad_batch(seqs))[1]
+
+
+def probe_accuracy_by_position(features: torch.Tensor, seqs: list[list[int]], num_symbols: int,
+                               train_fraction: float = 0.75, steps: int = 300, seed: int = 0) -> list[float]:
+    """Fit one linear softmax probe per position from `features` (N, d) to the token there.
+
+    Returns held-out accuracy for each position; all sequences must have the same length.
+    """
+    torch.manual_seed(seed)
+    tokens = torch.tensor(seqs) - data.FIRST_SYMBOL
+    n_train = int(train_fraction * len(seqs))
+    mean, std = features[:n_train].mean(0), features[:n_train].std(0) + 1e-6
+    z = (features - mean) / std
+    accuracies = []
+    for position in range(tokens.shape[1]):
+        probe = nn.Linear(z.shape[1], num_symbols)
+        opt = torch.optim.LBFGS(probe.parameters(), max_iter=steps, line_search_fn="strong_wolfe")
+        y = tokens[:, position]
+
+        def closure():
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(probe(z[:n_train]), y[:n_train]) + 1e-3 * probe.weight.square().sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        with torch.no_grad():
+            accuracies.append(float((probe(z[n_train:]).argmax(-1) == y[n_train:]).float().mean()))
+    return accuracies
