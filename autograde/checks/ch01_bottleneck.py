@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from attnbook.grading.drivers import next_table_state
 from attnbook.grading.spec import Case, Exercise, Mistake
 
 
@@ -20,6 +21,21 @@ def rnn_encode_cases(rng):
     return cases
 
 
+def _eos_at_step(rng, k, states=9, vocab=6, eos=2, bos=1):
+    """Return a logit table whose greedy decoding from state 0 emits EOS exactly at step k (k >= 1)."""
+    table = rng.normal(size=(states, vocab))
+    table[:, eos] = -10.0
+    state, prev, seen = 0, bos, []
+    for _ in range(k - 1):
+        seen.append(state)
+        prev = int(np.argmax(table[state]))
+        state = next_table_state(state, prev, states)
+    if state in seen:                                      # a cycle: retry with other random logits
+        return _eos_at_step(rng, k, states, vocab, eos, bos)
+    table[state, eos] = 10.0
+    return table
+
+
 def greedy_decode_cases(rng):
     cases = []
     for max_len in (1, 4, 9, 15):
@@ -29,10 +45,8 @@ def greedy_decode_cases(rng):
     table = rng.normal(size=(5, 6))
     table[:, 2] = -10.0                                    # never emits EOS: stops at max_len
     cases.append(Case("decoder that never emits EOS", (table, 0, 1, 2, 6), driver="call_with_step_table"))
-    table = rng.normal(size=(5, 6))
-    table[:, 2] = -10.0
-    table[3, 2] = 10.0                                     # emits EOS in state 3 only
-    cases.append(Case("decoder that emits EOS after a few steps", (table, 0, 1, 2, 20), driver="call_with_step_table"))
+    cases.append(Case("decoder that emits EOS after a few steps", (_eos_at_step(rng, 4), 0, 1, 2, 20),
+                      driver="call_with_step_table"))
     cases.append(Case("max_len=0 gives an empty list", (table, 0, 1, 2, 0), driver="call_with_step_table"))
     return cases
 

@@ -110,6 +110,8 @@ def judge(case: Case, expected: Outcome, actual: Outcome) -> str | None:
         return f"should raise {case.raises}, but {got}"
     if expected.error:
         raise RuntimeError(f"the reference failed on case {case.label!r}: {expected.error}")
+    if actual.error_type == "NotRun":
+        return actual.error
     if actual.error:
         return f"raised {actual.error}"
     return difference(expected.value, actual.value, case.atol, case.rtol)

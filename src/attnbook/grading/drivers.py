@@ -38,17 +38,22 @@ def call(ns: dict, name: str, args: list, kwargs: dict) -> Any:
     return to_plain(exercise(ns, name)(*args, **kwargs))
 
 
+def next_table_state(state: int, prev: int, states: int) -> int:
+    """Return the state after `state` when the decoder was fed `prev` (depends on both)."""
+    return (state * 7 + prev + 1) % states
+
+
 def call_with_step_table(ns: dict, name: str, args: list, kwargs: dict) -> Any:
     """Call a decoder `name(step, c, ...)` whose `step` reads logits from a table.
 
     `args[0]` is a (states, vocab) logit table and `args[1]` the start state c. The step function is
-    `step(prev, state) -> (table[state], (state * 7 + prev + 1) % states)`, deterministic and cheap.
+    `step(prev, state) -> (table[state], next_table_state(state, prev, states))`.
     """
     table = np.asarray(args[0], dtype=float)
 
     def step(prev, state):
         state = int(state)
-        return table[state].copy(), (state * 7 + int(prev) + 1) % table.shape[0]
+        return table[state].copy(), next_table_state(state, int(prev), table.shape[0])
 
     return [int(t) for t in exercise(ns, name)(step, *args[1:], **kwargs)]
 

@@ -26,7 +26,7 @@ def render(result: SubmissionResult) -> str:
     """Return the feedback page: scores, failed checks with reasons, diagnosed mistakes, notebook problems."""
     problems = ""
     notes = list(result.problems) + [f"cell {k!r} raised {v}" for k, v in result.cell_errors.items()]
-    if result.child not in ("ok", "not run: no answer cells"):
+    if result.child not in ("ok", "no answer cells were found"):
         notes.append(f"your code was stopped: {result.child}")
     if notes:
         problems = '<div class="note"><h2>About your notebook</h2><ul>' + "".join(

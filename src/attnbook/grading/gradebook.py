@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Iterable
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
 
 from .checks import Assignment
 
 
 def record(db_url: str, assignment: Assignment, results: Iterable) -> None:
     """Create the assignment's grade cells if needed and store each result's per-exercise auto scores."""
-    with Gradebook(db_url) as gb:
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush warnings on add_submission
         gb.update_or_create_assignment(assignment.name)
         gb.update_or_create_notebook(assignment.name, assignment.name)
         for cell in assignment.template:

@@ -47,7 +47,7 @@ def grade_submission(assignment: Assignment, student: str, path: Path, secret: s
     cases = assignment.cases(student_seed(secret, student, assignment.name))
     outcomes: list[Outcome] = []
     cell_errors: dict[str, str] = {}
-    ended = "not run: no answer cells"
+    ended = "no answer cells were found"
     if sub.answers:
         child = run_child(child_job(assignment, sub.answers, cases, limits.call_seconds), limits)
         ended = child.ended
@@ -57,7 +57,7 @@ def grade_submission(assignment: Assignment, student: str, path: Path, secret: s
             elif "call" in rec and rec.get("call") == len(outcomes):
                 outcomes.append(_outcome(rec))
     total = sum(len(group) for group in cases.values())
-    missing = Outcome(error=f"not run ({ended})", error_type="NotRun")
+    missing = Outcome(error=f"was not run ({ended})", error_type="NotRun")
     outcomes += [missing] * (total - len(outcomes))
     result = SubmissionResult(student, assignment.name, 0.0, assignment.max_score, problems=sub.problems,
                               cell_errors=cell_errors, child=ended, digest=file_digest(path))
