@@ -8,22 +8,6 @@ from torch import nn
 from .data import BOS, EOS, PAD
 
 
-class BahdanauScorer(nn.Module):
-    """Additive alignment scores `v · tanh(s W_s + h_j W_h)` with padded keys excluded."""
-
-    def __init__(self, query_dim: int, key_dim: int, attn_dim: int):
-        super().__init__()
-        self.W_s = nn.Linear(query_dim, attn_dim, bias=False)
-        self.W_h = nn.Linear(key_dim, attn_dim, bias=False)
-        self.v = nn.Linear(attn_dim, 1, bias=False)
-
-    def forward(self, s: torch.Tensor, H: torch.Tensor, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return (context (B, d_h), weights (B, T)) for decoder state `s` (B, d_s) over `H` (B, T, d_h)."""
-        e = self.v(torch.tanh(self.W_s(s).unsqueeze(1) + self.W_h(H))).squeeze(-1)
-        alpha = torch.softmax(e.masked_fill(~real, float("-inf")), dim=-1)
-        return torch.einsum("bt,btd->bd", alpha, H), alpha
-
-
 class Seq2Seq(nn.Module):
     """GRU encoder–decoder; with `attention=False` every decoder step sees the same context `c`."""
 
@@ -33,7 +17,10 @@ class Seq2Seq(nn.Module):
         self.embed = nn.Embedding(vocab, emb_dim, padding_idx=PAD)
         self.encoder = nn.GRU(emb_dim, hidden, batch_first=True)
         self.decoder = nn.GRUCell(emb_dim + hidden, hidden)
-        self.scorer = BahdanauScorer(hidden, hidden, hidden) if attention else None
+        if attention:  # additive (Bahdanau) alignment: e_j = v . tanh(s W_s + h_j W_h)
+            self.align_s = nn.Linear(hidden, hidden, bias=False)
+            self.align_h = nn.Linear(hidden, hidden, bias=False)
+            self.align_v = nn.Linear(hidden, 1, bias=False)
         self.out = nn.Linear(2 * hidden, vocab)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -49,10 +36,12 @@ class Seq2Seq(nn.Module):
     def step(self, prev: torch.Tensor, s: torch.Tensor, H: torch.Tensor, c: torch.Tensor,
              real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Run one decoder step; return (logits (B, V), new state (B, d_h), attention weights or None)."""
-        if self.scorer is None:
-            context, alpha = c, None
+        if self.attention:
+            e = self.align_v(torch.tanh(self.align_s(s)[:, None] + self.align_h(H)))[..., 0]
+            alpha = torch.softmax(e.masked_fill(~real, float("-inf")), dim=-1)   # (B, S)
+            context = (alpha[..., None] * H).sum(1)                              # (B, d_h)
         else:
-            context, alpha = self.scorer(s, H, real)
+            context, alpha = c, None
         s = self.decoder(torch.cat([self.embed(prev), context], dim=-1), s)
         return self.out(torch.cat([s, context], dim=-1)), s, alpha
 
