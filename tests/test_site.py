@@ -1,0 +1,141 @@
+"""The built website, as a reader sees it: every page in headless Chromium with the network cut off."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+SKIP_DIRS = {"_static", "_sources", "_images", "mathjax", "_sphinx_design_static"}
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(built_site: Path):
+    handler = functools.partial(QuietHandler, directory=str(built_site))
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Visit:
+    """A page opened with every non-loopback request blocked, recording what went wrong."""
+
+    def __init__(self, browser, base: str, path: str):
+        self.page = browser.new_page()
+        self.blocked, self.console, self.failed = [], [], []
+        self.page.route("**/*", functools.partial(self._route, base))
+        self.page.on("console", lambda m: m.type in ("error", "warning") and self.console.append(f"{m.type}: {m.text}"))
+        self.page.on("pageerror", lambda e: self.console.append(f"uncaught: {e}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
+        self.page.goto(f"{base}/{path}", wait_until="load")
+        self.page.wait_for_function("!window.MathJax || (MathJax.startup && MathJax.startup.promise)")
+        self.page.evaluate("window.MathJax ? MathJax.startup.promise.then(() => true) : true")
+
+    def _route(self, base: str, route) -> None:
+        if route.request.url.startswith(base + "/"):
+            route.continue_()
+        else:
+            self.blocked.append(route.request.url)
+            route.abort()
+
+
+def site_pages(site: Path) -> list[str]:
+    return sorted(str(p.relative_to(site)) for p in site.rglob("*.html") if not SKIP_DIRS & set(p.relative_to(site).parts))
+
+
+def test_every_page_loads_offline_with_math_images_and_no_console_errors(built_site, server, browser):
+    problems = []
+    pages = site_pages(built_site)
+    assert any(p.startswith("book/ch01") for p in pages) and "book/glossary.html" in pages
+    for path in pages:
+        visit = Visit(browser, server, path)
+        raw_math = visit.page.evaluate(
+            "[...document.querySelectorAll('.math')].filter(e => !e.querySelector('mjx-container')).length")
+        broken_images = visit.page.evaluate(
+            "[...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+        missing_alt = visit.page.evaluate("[...document.images].filter(i => !i.alt).map(i => i.src)")
+        for kind, found in (("blocked non-loopback request", visit.blocked), ("console", visit.console),
+                            ("failed request", visit.failed), ("image not loaded", broken_images),
+                            ("image without alt text", missing_alt)):
+            problems += [f"{path}: {kind}: {item}" for item in found]
+        if raw_math:
+            problems.append(f"{path}: {raw_math} equations not rendered by MathJax")
+        visit.page.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_chapter_equations_are_rendered(built_site, server, browser):
+    visit = Visit(browser, server, "book/ch01_bottleneck.html")
+    rendered = visit.page.evaluate("document.querySelectorAll('mjx-container').length")
+    assert rendered >= 20, f"only {rendered} equations rendered on chapter 1"
+    assert "\\tanh" not in visit.page.inner_text("article"), "raw TeX is visible in chapter 1"
+
+
+def test_every_internal_link_resolves(built_site, server):
+    missing = []
+    ids_cache: dict[str, set[str]] = {}
+    for path in site_pages(built_site):
+        html = (built_site / path).read_text(encoding="utf-8")
+        for href in set(re.findall(r'href="([^"]+)"', html)):
+            if urlparse(href).scheme in ("http", "https", "mailto") or href.startswith("data:"):
+                continue
+            target, fragment = urldefrag(href)
+            target = unquote(urlparse(target).path)
+            target_path = (built_site / path).parent / target if target else built_site / path
+            target_path = target_path.resolve()
+            if not target_path.exists():
+                missing.append(f"{path}: {href} (no file)")
+                continue
+            if fragment and target_path.suffix == ".html":
+                ids = ids_cache.setdefault(str(target_path), set(re.findall(r'id="([^"]+)"', target_path.read_text("utf-8"))))
+                if fragment not in ids:
+                    missing.append(f"{path}: {href} (no anchor #{fragment})")
+    assert not missing, "\n".join(sorted(missing)[:50])
+
+
+def test_external_links_are_only_citations_and_launch_links(built_site):
+    for path in site_pages(built_site):
+        html = (built_site / path).read_text(encoding="utf-8")
+        sources = re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="(https?://[^"]+)"', html)
+        assert not sources, f"{path} loads resources from the network: {sources}"
+
+
+@pytest.mark.parametrize("term", ["bottleneck"])
+def test_search_finds_terms(server, browser, term):
+    visit = Visit(browser, server, f"search.html?q={term}")
+    visit.page.wait_for_selector("#search-results li", timeout=20000)
+    hits = visit.page.evaluate("document.querySelectorAll('#search-results li').length")
+    assert hits > 0, f"search for {term!r} found nothing"
+    assert not visit.blocked
+
+
+def test_exercise_page_offers_notebook_download(built_site):
+    html = (built_site / "notebooks" / "ch01_bottleneck" / "ch01_bottleneck.html").read_text(encoding="utf-8")
+    assert "ch01_bottleneck.ipynb" in html and "download" in html.lower()
+    assert (built_site / "_sources" / "notebooks" / "ch01_bottleneck" / "ch01_bottleneck.ipynb").is_file()
