@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,8 @@ import numpy as np
 
 from . import drivers, wire
 from .compare import difference
-from .notebook import TemplateCell, build_program, read_template
-from .spec import Case, Exercise, Mistake, load_checks
+from .notebook import TemplateCell, build_program, parse_template
+from .spec import Case, Exercise, Mistake, checks_from_source
 
 
 @dataclass
@@ -43,12 +44,23 @@ class ExerciseResult:
 
 
 class Assignment:
-    """One assignment as the grader sees it: template, hidden checks and the reference namespace."""
+    """One assignment as the grader sees it: template, hidden checks and the reference namespace.
+
+    Pickling sends only the two source texts; the receiving process rebuilds (once) what it needs.
+    """
 
     def __init__(self, name: str, solutions_dir: Path, checks_dir: Path):
+        checks = Path(checks_dir) / f"{name}.py"
+        if not checks.is_file():
+            raise FileNotFoundError(f"{checks}: no hidden checks for assignment {name!r}")
+        self._build(name, (Path(solutions_dir) / name / f"{name}.ipynb").read_text(encoding="utf-8"),
+                    checks.read_text(encoding="utf-8"))
+
+    def _build(self, name: str, template_text: str, checks_text: str) -> None:
         self.name = name
-        self.template: list[TemplateCell] = read_template(Path(solutions_dir) / name / f"{name}.ipynb")
-        self.exercises: list[Exercise] = load_checks(checks_dir, name)
+        self.sources = (template_text, checks_text)
+        self.template: list[TemplateCell] = parse_template(template_text)
+        self.exercises: list[Exercise] = checks_from_source(checks_text, name, f"<checks of {name}>")
         self.reference_answers = {c.grade_id: c.source for c in self.template if c.is_answer}
         self.reference_ns = run_in_process(build_program(self.template, self.reference_answers))
         points = {c.grade_id: c.points for c in self.template if c.is_test}
@@ -59,6 +71,9 @@ class Assignment:
                                  f"test cell {ex.points_cell!r} in the solutions notebook")
             self.points[ex.name] = points[ex.points_cell]
         self._mistake_ns: dict[str, dict] = {}
+
+    def __reduce__(self):
+        return _rebuilt, (self.name, *self.sources)
 
     @property
     def max_score(self) -> float:
@@ -76,6 +91,13 @@ class Assignment:
             exec(compile(mistake.source, f"<mistake {mistake.key}>", "exec"), ns)
             self._mistake_ns[mistake.key] = ns
         return self._mistake_ns[mistake.key]
+
+
+@functools.lru_cache(maxsize=16)
+def _rebuilt(name: str, template_text: str, checks_text: str) -> Assignment:
+    assignment = Assignment.__new__(Assignment)
+    assignment._build(name, template_text, checks_text)
+    return assignment
 
 
 def run_in_process(program: list[tuple[str, str]]) -> dict:

@@ -1,10 +1,10 @@
-"""The sandboxed child: run the student's cells, call the exercises, write plain results.
+"""Inside the sandbox: run the student's cells, call the exercises, write plain results.
 
-Protocol: one JSON line on stdin `{"program": [[grade_id, source], ...], "calls": [...], "timeout": s}`,
-each call `{"name", "driver", "args", "kwargs"}` in wire encoding. Writes one JSON line per event to
-the result file descriptor given as argv[1]: `{"cell": grade_id, "error": str|None}` for each cell,
-then `{"call": i, "value": ...}` or `{"call": i, "error": str, "type": exception class name}`.
-The student's own prints go to stdout/stderr, which the parent caps and mostly discards.
+Protocol: the job is one JSON line read from `job_fd`: `{"program": [[grade_id, source], ...],
+"calls": [...], "start": i, "timeout": s}`, each call `{"name", "driver", "args", "kwargs"}` in wire
+encoding. One JSON line per event goes to `result_fd`: `{"cell": grade_id, "error": str|None}` for each
+cell, then `{"call": i, "value": ...}` or `{"call": i, "error": str, "type": exception class name}` for
+calls `start`, `start + 1`, ... The parent trusts none of it: every value is validated there.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import traceback
+
+from . import drivers, wire
 
 
 class CallTimeout(BaseException):
@@ -31,19 +32,15 @@ def _describe(exc: BaseException) -> str:
     return f"{text} ({where})" if where else text
 
 
-def main() -> None:
-    import numpy  # noqa: F401  (warm imports before student code runs)
-    import torch  # noqa: F401
-
-    from attnbook.grading import drivers, wire
-
-    out = os.fdopen(int(sys.argv[1]), "w", buffering=1)
+def run(job_fd: int, result_fd: int) -> None:
+    """Run one job and exit the process (never returns)."""
+    with os.fdopen(job_fd, "rb") as fh:
+        job = json.loads(fh.readline())
+    out = os.fdopen(result_fd, "w", buffering=1)
 
     def emit(record: dict) -> None:
         out.write(json.dumps(record) + "\n")
 
-    job = json.loads(sys.stdin.readline())
-    sys.stdin.close()
     timeout = float(job.get("timeout", 10))
     signal.signal(signal.SIGALRM, _on_alarm)
     ns: dict = {"__name__": "__main__"}
@@ -60,6 +57,8 @@ def main() -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
         emit({"cell": grade_id, "error": error})
     for i, call in enumerate(job["calls"]):
+        if i < job.get("start", 0):
+            continue
         record: dict = {"call": i}
         try:
             args, kwargs = wire.decode(call["args"]), wire.decode(call["kwargs"])
@@ -76,7 +75,3 @@ def main() -> None:
         emit(record)
     out.flush()
     os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

@@ -47,7 +47,12 @@ def _nbgrader_meta(cell: dict) -> dict:
 
 def read_template(path: Path) -> list[TemplateCell]:
     """Return the code cells of an instructor's source notebook, in order, with their nbgrader roles."""
-    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    return parse_template(Path(path).read_text(encoding="utf-8"))
+
+
+def parse_template(text: str) -> list[TemplateCell]:
+    """Return the code cells of a source notebook's JSON text, in order, with their nbgrader roles."""
+    nb = json.loads(text)
     cells = []
     for i, cell in enumerate(nb["cells"]):
         if cell.get("cell_type") != "code":
@@ -81,7 +86,7 @@ def read_submission(path: Path, template: list[TemplateCell]) -> Submission:
     except OSError as exc:
         sub.problems.append(f"{path.name}: cannot be read ({exc.strerror})")
         return sub
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode) or os.path.realpath(path) != os.path.abspath(path):
         sub.problems.append(f"{path.name}: is not a regular file (symbolic links are not graded)")
         return sub
     if info.st_size > MAX_NOTEBOOK_BYTES:

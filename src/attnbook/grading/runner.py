@@ -1,21 +1,25 @@
-"""Grade submissions: one submission end to end, or a whole folder in parallel with progress."""
+"""Grade submissions: one end to end, or a whole folder in parallel (threads or Dask), resumably, with progress."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import stat
 import sys
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Iterator
 
 from tqdm import tqdm
 
-from . import wire
+from . import sandbox, wire
 from .checks import Assignment, CheckResult, ExerciseResult, Outcome, child_job, score_exercise, student_seed
-from .notebook import read_submission
-from .sandbox import Limits, run_child
+from .notebook import MAX_NOTEBOOK_BYTES, Submission, read_submission
+from .sandbox import Limits
 
 
 @dataclass
@@ -34,33 +38,40 @@ class SubmissionResult:
 
 
 def file_digest(path: Path) -> str:
-    """Return the SHA-256 of a file's bytes, or '' when it cannot be read."""
+    """Return the SHA-256 of a regular file's bytes, or a description of what stands there instead."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest() if not Path(path).is_symlink() else "symlink"
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_NOTEBOOK_BYTES:
+            return f"not graded: mode {info.st_mode:o}, {info.st_size} bytes, mtime {info.st_mtime_ns}"
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
     except OSError:
         return ""
 
 
-def grade_submission(assignment: Assignment, student: str, path: Path, secret: str, limits: Limits) -> SubmissionResult:
+def grade_submission(assignment: Assignment, student: str, path: Path, secret: str, limits: Limits,
+                     weak_ok: bool = False) -> SubmissionResult:
     """Grade one notebook; a broken notebook or a crashing child still yields a result."""
     sub = read_submission(path, assignment.template)
-    cases = assignment.cases(student_seed(secret, student, assignment.name))
+    return grade_answers(assignment, student, sub, student_seed(secret, student, assignment.name),
+                         file_digest(path), limits, weak_ok)
+
+
+def grade_answers(assignment: Assignment, student: str, sub: Submission, seed: int, digest: str,
+                  limits: Limits, weak_ok: bool = False) -> SubmissionResult:
+    """Run a parsed submission in a sandbox of this process and score it (this is what workers run)."""
+    cases = assignment.cases(seed)
+    total = sum(len(group) for group in cases.values())
     outcomes: list[Outcome] = []
     cell_errors: dict[str, str] = {}
     ended = "no answer cells were found"
     if sub.answers:
-        child = run_child(child_job(assignment, sub.answers, cases, limits.call_seconds), limits)
-        ended = child.ended
-        for rec in child.records:
-            if "cell" in rec and rec.get("error"):
-                cell_errors[str(rec["cell"])] = str(rec["error"])[:500]
-            elif "call" in rec and rec.get("call") == len(outcomes):
-                outcomes.append(_outcome(rec))
-    total = sum(len(group) for group in cases.values())
+        with sandbox.lease(weak_ok) as box:
+            ended = _run_calls(box, child_job(assignment, sub.answers, cases, limits.call_seconds), limits,
+                               outcomes, cell_errors)
     missing = Outcome(error=f"was not run ({ended})", error_type="NotRun")
     outcomes += [missing] * (total - len(outcomes))
     result = SubmissionResult(student, assignment.name, 0.0, assignment.max_score, problems=sub.problems,
-                              cell_errors=cell_errors, child=ended, digest=file_digest(path))
+                              cell_errors=cell_errors, child=ended, digest=digest)
     position = 0
     for ex in assignment.exercises:
         group = cases[ex.name]
@@ -68,6 +79,33 @@ def grade_submission(assignment: Assignment, student: str, path: Path, secret: s
         position += len(group)
     result.score = round(sum(e.points for e in result.exercises), 6)
     return result
+
+
+def _run_calls(box: sandbox.Sandbox, job: dict, limits: Limits, outcomes: list[Outcome],
+               cell_errors: dict[str, str]) -> str:
+    """Run the job; when the child dies during a call, blame that call and go on in a fresh child."""
+    deadline = time.monotonic() + limits.wall_seconds
+    worst = "ok"
+    for _ in range(limits.restarts + 1):
+        remaining = deadline - time.monotonic()
+        if remaining < 1:
+            return worst if worst != "ok" else "timeout"
+        child = box.run({**job, "start": len(outcomes)}, replace(limits, wall_seconds=remaining))
+        cells = [r for r in child.records if "cell" in r]
+        for rec in cells:
+            if rec.get("error"):
+                cell_errors.setdefault(str(rec["cell"])[:100], str(rec["error"])[:500])
+        for rec in child.records:
+            if "call" in rec and rec["call"] == len(outcomes):
+                outcomes.append(_outcome(rec))
+        ended = child.ended if child.ended != "ok" or len(outcomes) == len(job["calls"]) else "exited"
+        worst = ended if worst == "ok" else worst
+        if ended == "ok" or ended in ("timeout", "too much output") or len(cells) < len(job["program"]):
+            return worst
+        outcomes.append(Outcome(error=f"the program stopped during this call ({ended})", error_type="Crashed"))
+        if len(outcomes) == len(job["calls"]):
+            return worst
+    return worst
 
 
 def _outcome(record: dict) -> Outcome:
@@ -115,22 +153,26 @@ def load_result(path: Path) -> SubmissionResult | None:
 
 
 def grade_folder(assignment: Assignment, root: Path, out: Path, secret: str, limits: Limits,
-                 workers: int | None = None, on_result=None) -> list[SubmissionResult]:
-    """Grade every submission under `root` in parallel; skip those already graded with the same bytes."""
+                 workers: int | None = None, on_result=None, scheduler: str | None = None,
+                 weak_ok: bool = False) -> list[SubmissionResult]:
+    """Grade every submission under `root` in parallel (threads here, or a Dask cluster at `scheduler`);
+    skip those already graded with the same bytes. Each result is written atomically as it arrives."""
     submissions = find_submissions(root, assignment.name)
     results: dict[str, SubmissionResult] = {}
     todo = []
     for student, path in submissions:
+        digest = file_digest(path)
         done = load_result(result_path(out, student, assignment.name))
-        if done and done.digest and done.digest == file_digest(path):
+        if done and done.digest and done.digest == digest:
             results[student] = done
         else:
-            todo.append((student, path))
-    workers = workers or os.cpu_count() or 1
-    with ThreadPoolExecutor(max_workers=workers) as pool, \
+            todo.append((student, path, digest))
+    with _executor(workers, scheduler) as pool, \
             tqdm(total=len(submissions), initial=len(results), desc=f"grading {assignment.name}",
-                 unit="nb", file=sys.stderr, disable=None) as bar:
-        futures = {pool.submit(grade_submission, assignment, s, p, secret, limits): s for s, p in todo}
+                 unit="nb", file=sys.stderr, disable=None, smoothing=0.1) as bar:
+        futures = [pool.submit(grade_answers, assignment, student, read_submission(path, assignment.template),
+                               student_seed(secret, student, assignment.name), digest, limits, weak_ok)
+                   for student, path, digest in todo]
         for fut in as_completed(futures):
             res = fut.result()
             write_atomic(result_path(out, res.student, assignment.name), json.dumps(asdict(res), indent=1))
@@ -139,3 +181,16 @@ def grade_folder(assignment: Assignment, root: Path, out: Path, secret: str, lim
                 on_result(res)
             bar.update(1)
     return [results[s] for s, _ in submissions]
+
+
+@contextmanager
+def _executor(workers: int | None, scheduler: str | None) -> Iterator[Executor]:
+    if scheduler is None:
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            yield pool
+        return
+    from distributed import Client
+
+    with Client(scheduler, set_as_default=False) as client:
+        with client.get_executor(pure=False) as pool:
+            yield pool

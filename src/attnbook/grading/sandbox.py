@@ -1,30 +1,39 @@
-"""Run the child in a throw-away directory with a scrubbed environment and hard resource limits."""
+"""Run a job in a confined child of a warm fork server, under limits; a pool of such servers per process."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
-import resource
+import queue
 import selectors
-import signal
+import socket
 import subprocess
 import sys
-import tempfile
+import threading
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+WEAK_HINT = ("run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
+             "user.max_user_namespaces > 0), or accept weaker isolation with --weak-isolation")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Resource limits for one submission's child process."""
+    """Resource limits for one submission's sandbox."""
 
-    wall_seconds: float = 120.0
-    cpu_seconds: int = 120
-    call_seconds: float = 10.0
-    memory_bytes: int = 4 * 2**30
-    file_bytes: int = 16 * 2**20
-    processes: int = 64
-    result_bytes: int = 256 * 2**20
+    wall_seconds: float = 60.0          # whole submission, all restarts included
+    cpu_seconds: int = 60               # per process
+    call_seconds: float = 10.0          # per cell and per checked call
+    memory_bytes: int = 2 * 2**30       # address space per process, and resident memory of all its processes
+    file_bytes: int = 16 * 2**20        # largest file it may write
+    tmp_bytes: int = 64 * 2**20         # its whole writable /tmp
+    processes: int = 16                 # processes and threads
+    open_files: int = 64
+    result_bytes: int = 64 * 2**20      # what it may send back
+    restarts: int = 3                   # fresh children after a crash, to run the calls after the crashing one
 
 
 @dataclass
@@ -32,94 +41,170 @@ class ChildResult:
     """What came back from the child: one record per event, and how it ended."""
 
     records: list[dict] = field(default_factory=list)
-    ended: str = "ok"  # "ok", "timeout", "crashed (signal N)", "exit N", "too much output"
+    ended: str = "ok"  # "ok", "timeout", "crashed (signal N, NAME)", "exit N", "too much output", ...
     seconds: float = 0.0
 
 
-def _apply_limits(limits: Limits) -> None:
-    for res, value in ((resource.RLIMIT_CPU, limits.cpu_seconds), (resource.RLIMIT_AS, limits.memory_bytes),
-                       (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_NPROC, limits.processes),
-                       (resource.RLIMIT_CORE, 0)):
-        resource.setrlimit(res, (value, value))
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write fails instead of killing the child
+class IsolationError(RuntimeError):
+    """This machine cannot give the sandbox its namespaces, and weak isolation was not allowed."""
 
 
-def scrubbed_env(workdir: str) -> dict[str, str]:
-    """Return the child's whole environment: nothing inherited from the instructor's shell."""
-    return {"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-            "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+def scrubbed_env() -> dict[str, str]:
+    """Return the fork server's whole environment: nothing inherited from the instructor's shell."""
+    return {"PATH": "/usr/bin:/bin", "HOME": "/", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MPLBACKEND": "Agg",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
 
 
-def run_child(job: dict, limits: Limits) -> ChildResult:
-    """Run `attnbook.grading.child` on `job` under `limits`; never raises for anything the child does."""
-    result = ChildResult()
-    start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="attnbook-child-") as workdir:
-        read_fd, write_fd = os.pipe()
-        with open(os.path.join(workdir, "output.txt"), "wb") as output:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "attnbook.grading.child", str(write_fd)],
-                stdin=subprocess.PIPE, stdout=output, stderr=output, pass_fds=(write_fd,), cwd=workdir,
-                env=scrubbed_env(workdir), start_new_session=True, preexec_fn=lambda: _apply_limits(limits))
-        os.close(write_fd)
+class Sandbox:
+    """One warm fork server; `run` confines one job at a time."""
+
+    def __init__(self, weak: bool = False):
+        self._sock, theirs = socket.socketpair()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-I", "-m", "attnbook.grading.forkserver", str(theirs.fileno()),
+             "weak" if weak else "strong"],
+            pass_fds=[theirs.fileno()], env=scrubbed_env(), cwd="/", stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, start_new_session=True)
+        theirs.close()
+        self._buffer = b""
+        self.broken = False
+        ready = self._read_line(300)
+        self.isolation = json.loads(ready)["ready"] if ready else "none"
+        probe = self.run({"program": [], "calls": []}, Limits(wall_seconds=30))
+        if probe.ended != "ok":
+            self.close()
+            reason = next((r["setup_error"] for r in probe.records if "setup_error" in r), probe.ended)
+            raise IsolationError(f"the sandbox cannot isolate student code here ({reason})")
+
+    def _read_line(self, timeout: float) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            self._sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self._sock.recv(65536)
+            except (TimeoutError, OSError):
+                chunk = b""
+            if not chunk:
+                self.broken = True
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def run(self, job: dict, limits: Limits) -> ChildResult:
+        """Run `job` (see child.py) in a fresh confined child; never raises for anything the child does."""
+        result, start = ChildResult(), time.monotonic()
+        job_r, job_w = os.pipe()
+        res_r, res_w = os.pipe()
         try:
-            proc.stdin.write((json.dumps(job) + "\n").encode())
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        result.ended = _collect(proc, read_fd, limits, start, result.records)
+            header = json.dumps({"limits": asdict(limits)}).encode() + b"\n"
+            socket.send_fds(self._sock, [header], [job_r, res_w])
+        except OSError:
+            self.broken = True
+        finally:
+            os.close(job_r)
+            os.close(res_w)
+        try:
+            with os.fdopen(job_w, "wb") as fh:
+                fh.write(json.dumps(job).encode() + b"\n")
+        except OSError:
+            pass  # the child died before reading its job: the status says why
+        result.ended = _collect(res_r, limits, start, result.records)
+        status = self._read_line(limits.wall_seconds + 30) if not self.broken else None
+        ended = json.loads(status)["ended"] if status else "the sandbox server died"
+        if result.ended == "ok" or ended != "ok":
+            result.ended = ended
+        if any("setup_error" in r for r in result.records):
+            result.ended = "sandbox setup failed"
         result.seconds = time.monotonic() - start
-    return result
+        return result
+
+    def close(self) -> None:
+        """Stop the fork server."""
+        self._sock.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
 
 
-def _collect(proc: subprocess.Popen, read_fd: int, limits: Limits, start: float, records: list[dict]) -> str:
-    """Read result lines until the child ends, the wall limit passes or it sends too much."""
+def _collect(read_fd: int, limits: Limits, start: float, records: list[dict]) -> str:
+    """Read result lines until the child's side closes, the wall limit passes or it sends too much."""
     sel = selectors.DefaultSelector()
     sel.register(read_fd, selectors.EVENT_READ)
-    buffer, total, ended = b"", 0, None
+    buffer, total = b"", 0
     try:
-        while ended is None:
-            remaining = limits.wall_seconds - (time.monotonic() - start)
+        while True:
+            remaining = limits.wall_seconds + 10 - (time.monotonic() - start)
             if remaining <= 0:
-                ended = "timeout"
-                break
+                return "timeout"
             if not sel.select(timeout=min(remaining, 1.0)):
                 continue
             chunk = os.read(read_fd, 1 << 20)
             if not chunk:
-                break
+                return "ok"
             total += len(chunk)
             if total > limits.result_bytes:
-                ended = "too much output"
-                break
+                return "too much output"
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             records.extend(_parse(line) for line in lines if line.strip())
     finally:
         sel.close()
         os.close(read_fd)
-        _kill_group(proc)
-    if ended:
-        return ended
-    code = proc.returncode
-    if code < 0:
-        return f"crashed (signal {-code}, {signal.Signals(-code).name})"
-    return "ok" if code == 0 else f"exit {code}"
 
 
 def _parse(line: bytes) -> dict:
     try:
         record = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         return {"garbled": True}
     return record if isinstance(record, dict) else {"garbled": True}
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Kill the child's whole process group (it may have forked) and reap the child."""
+_idle: dict[bool, queue.SimpleQueue] = {False: queue.SimpleQueue(), True: queue.SimpleQueue()}
+_all: list[Sandbox] = []
+_lock = threading.Lock()
+
+
+def start(weak_ok: bool = False) -> Sandbox:
+    """Start a fork server with full isolation, or with weak isolation where that fails and `weak_ok`."""
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
+        return Sandbox()
+    except IsolationError as exc:
+        if not weak_ok:
+            raise IsolationError(f"{exc}: {WEAK_HINT}") from None
+        print(f"attnbook: WEAK ISOLATION, {exc}", file=sys.stderr)
+        return Sandbox(weak=True)
+
+
+@contextmanager
+def lease(weak_ok: bool = False) -> Iterator[Sandbox]:
+    """Lend a warm sandbox of this process (starting one if none is idle); give it back afterwards."""
+    try:
+        box = _idle[weak_ok].get_nowait()
+    except queue.Empty:
+        box = start(weak_ok)
+        with _lock:
+            _all.append(box)
+    try:
+        yield box
+    finally:
+        if box.broken:
+            box.close()
+        else:
+            _idle[weak_ok].put(box)
+
+
+@atexit.register
+def close_all() -> None:
+    """Stop every fork server this process started."""
+    with _lock:
+        for box in _all:
+            box.close()
+        _all.clear()
+    for q in _idle.values():
+        while not q.empty():
+            q.get_nowait()

@@ -6,7 +6,7 @@ Each assignment's checks live in `autograde/checks/<assignment>.py` (grader-only
 
 from __future__ import annotations
 
-import importlib.util
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -61,12 +61,17 @@ def load_checks(checks_dir: Path, assignment: str) -> list[Exercise]:
     path = Path(checks_dir) / f"{assignment}.py"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no hidden checks for assignment {assignment!r}")
-    spec = importlib.util.spec_from_file_location(f"attnbook_checks_{assignment}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    return checks_from_source(path.read_text(encoding="utf-8"), assignment, str(path))
+
+
+def checks_from_source(source: str, assignment: str, filename: str = "<checks>") -> list[Exercise]:
+    """Run the source of a checks module and return its EXERCISES."""
+    module = types.ModuleType(f"attnbook_checks_{assignment}")
+    module.__file__ = filename
+    exec(compile(source, filename, "exec"), module.__dict__)
     exercises = getattr(module, "EXERCISES", None)
     if not isinstance(exercises, list) or not all(isinstance(e, Exercise) for e in exercises):
-        raise TypeError(f"{path}: EXERCISES must be a list of attnbook.grading.spec.Exercise")
+        raise TypeError(f"{filename}: EXERCISES must be a list of attnbook.grading.spec.Exercise")
     return exercises
 
 
