@@ -20,12 +20,23 @@ def root() -> Path:
     return ROOT
 
 
-@pytest.fixture(scope="session")
-def built_site() -> Path:
-    """Build the book (incrementally: Jupyter Book's cache re-executes only what changed) and return _build/html."""
+def _build(edition: str) -> None:
     import subprocess
 
-    proc = subprocess.run([str(Path(sys.executable).parent / "attnbook"), "build", "--course", str(ROOT)],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    proc = subprocess.run([str(Path(sys.executable).parent / "attnbook"), "build", "--course", str(ROOT),
+                           "--edition", edition], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{edition} book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def built_site() -> Path:
+    """Build the student book (incrementally: Jupyter Book's cache re-executes only what changed)."""
+    _build("student")
     return ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def instructor_site(built_site) -> Path:
+    """Build the instructor edition (after the student one, whose executions it reuses)."""
+    _build("instructor")
+    return ROOT / "_instructor" / "_build" / "html"

@@ -108,3 +108,12 @@ def test_student_notebook_answer_cells_are_stubs(name):
     for cell in read_template(ROOT / "notebooks" / name / f"{name}.ipynb"):
         if cell.is_answer:
             assert "raise NotImplementedError()" in cell.source, f"{name}/{cell.grade_id} is not a stub"
+
+
+def test_instructor_edition_holds_every_solution(instructor_site):
+    texts = {}
+    for name in ASSIGNMENTS:
+        page = instructor_site / "notebooks" / name / f"{name}.html"
+        texts[name] = _normal(html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8"))))
+    missing = [f"{name}: {line}" for name, lines in solution_lines().items() for line in lines if line not in texts[name]]
+    assert not missing, "\n".join(missing[:20])

@@ -54,8 +54,9 @@ class Visit:
         self.page.on("pageerror", lambda e: self.console.append(f"uncaught: {e}"))
         self.page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
         self.page.goto(f"{base}/{path}", wait_until="load")
-        self.page.wait_for_function("!window.MathJax || (MathJax.startup && MathJax.startup.promise)")
-        self.page.evaluate("window.MathJax ? MathJax.startup.promise.then(() => true) : true")
+        if self.page.evaluate("!!document.querySelector('script[src*=\"mathjax/\"]')"):
+            self.page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+            self.page.evaluate("MathJax.startup.promise.then(() => true)")
 
     def _route(self, base: str, route) -> None:
         if route.request.url.startswith(base + "/"):
@@ -66,7 +67,17 @@ class Visit:
 
 
 def site_pages(site: Path) -> list[str]:
-    return sorted(str(p.relative_to(site)) for p in site.rglob("*.html") if not SKIP_DIRS & set(p.relative_to(site).parts))
+    """Return every HTML page of the site except assets and redirect stubs."""
+    pages = [p for p in site.rglob("*.html") if not SKIP_DIRS & set(p.relative_to(site).parts)]
+    return sorted(str(p.relative_to(site)) for p in pages if 'http-equiv="Refresh"' not in p.read_text("utf-8"))
+
+
+def test_home_page_redirects_to_the_introduction(server, browser):
+    page = browser.new_page()
+    page.goto(f"{server}/index.html")
+    page.wait_for_url("**/book/intro.html")
+    assert "Attention, explained" in page.title()
+    page.close()
 
 
 def test_every_page_loads_offline_with_math_images_and_no_console_errors(built_site, server, browser):
@@ -126,13 +137,80 @@ def test_external_links_are_only_citations_and_launch_links(built_site):
         assert not sources, f"{path} loads resources from the network: {sources}"
 
 
-@pytest.mark.parametrize("term", ["bottleneck"])
-def test_search_finds_terms(server, browser, term):
-    visit = Visit(browser, server, f"search.html?q={term}")
-    visit.page.wait_for_selector("#search-results li", timeout=20000)
-    hits = visit.page.evaluate("document.querySelectorAll('#search-results li').length")
-    assert hits > 0, f"search for {term!r} found nothing"
-    assert not visit.blocked
+SEARCH_TERMS = {"ch01_bottleneck": "bottleneck", "ch02_attention_seq2seq": "alignment", "ch03_qkv": "Nadaraya",
+                "ch04_three_stages": "cosine", "ch05_focus": "entropy", "ch06_multi_head": "heads",
+                "ch07_self_attention": "positional", "ch08_attention_vs_self": "BERT"}
+
+
+def chapters(site: Path) -> list[str]:
+    return sorted(p.stem for p in (site / "book").glob("ch0*.html"))
+
+
+def test_search_finds_a_term_from_each_chapter(built_site, server, browser):
+    for chapter in chapters(built_site):
+        term = SEARCH_TERMS[chapter]
+        visit = Visit(browser, server, f"search.html?q={term}")
+        visit.page.wait_for_selector("#search-results li", timeout=20000)
+        found = visit.page.evaluate("[...document.querySelectorAll('#search-results li a')].map(a => a.href)")
+        assert any(chapter in href for href in found), f"search for {term!r} does not find {chapter}: {found}"
+        assert not visit.blocked
+        visit.page.close()
+
+
+def test_chapter_pages_have_objectives_summary_questions_and_exercises(built_site):
+    for chapter in chapters(built_site):
+        text = (built_site / "book" / f"{chapter}.html").read_text(encoding="utf-8")
+        article = text[text.index("<article"):]
+        first_section = article[:article.find("<h2")]
+        assert "Learning objectives" in first_section, f"{chapter}: no learning objectives at the top"
+        for needle in ("Summary", "Check your understanding", "toggle", f"notebooks/{chapter}/{chapter}.html",
+                       'class="left-prev"', 'class="right-next"', ".md"):
+            assert needle in text, f"{chapter}: missing {needle!r}"
+
+
+def test_glossary_pairs_english_with_the_source_notes_chinese_terms(built_site):
+    text = (built_site / "book" / "glossary.html").read_text(encoding="utf-8")
+    for term in ("分心模型", "查询", "键", "值", "缩放点积注意力", "加性注意力", "多头注意力", "自注意力", "编码器"):
+        assert term in text, f"glossary lacks {term}"
+    assert text.count('<dt id="term-') >= 20
+
+
+def test_bibliography_lists_the_cited_papers(built_site):
+    text = (built_site / "book" / "bibliography.html").read_text(encoding="utf-8")
+    for title in ("neural machine translation by jointly learning", "attention is all you need", "bert"):
+        assert title in text.lower(), f"the bibliography lacks {title!r}"
+
+
+def test_dark_mode_toggles(server, browser):
+    visit = Visit(browser, server, "book/intro.html")
+    background = "getComputedStyle(document.body).backgroundColor"
+    light = visit.page.evaluate(background)
+    assert visit.page.evaluate("document.documentElement.dataset.theme") == "light"
+    for _ in range(3):  # the switch cycles light -> auto -> dark
+        visit.page.click("button.theme-switch-button")
+        if visit.page.evaluate("document.documentElement.dataset.theme") == "dark":
+            break
+    assert visit.page.evaluate("document.documentElement.dataset.theme") == "dark"
+    visit.page.wait_for_function(f"{background} !== {light!r}")
+    assert not visit.console
+
+
+def test_pages_have_no_serious_accessibility_violations(built_site, server, browser, root):
+    from attnbook.site import npm_package
+
+    axe = (npm_package(root, "axe-core@4.10.3") / "axe.min.js").read_text(encoding="utf-8")
+    problems = []
+    for path in ["book/intro.html", "book/glossary.html", "book/bibliography.html"] + \
+            [f"book/{c}.html" for c in chapters(built_site)] + [f"notebooks/{c}/{c}.html" for c in chapters(built_site)]:
+        visit = Visit(browser, server, path)
+        visit.page.add_script_tag(content=axe)
+        violations = visit.page.evaluate(
+            "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations"
+            ".filter(v => ['serious', 'critical'].includes(v.impact)).map(v => v.id + ': ' + v.help + ' (' +"
+            " v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ') + ')'))")
+        problems += [f"{path}: {v}" for v in violations]
+        visit.page.close()
+    assert not problems, "\n".join(problems)
 
 
 def test_exercise_page_offers_notebook_download(built_site):

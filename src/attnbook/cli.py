@@ -1,4 +1,4 @@
-"""Command line: `attnbook build | release | autograde`."""
+"""Command line: `attnbook build | release | autograde | report`."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def assignments(root: Path) -> list[str]:
 def cmd_build(args: argparse.Namespace) -> int:
     from .site import build
 
-    return build(Path(args.course).resolve(), Path(args.out).resolve() if args.out else None)
+    return build(Path(args.course).resolve(), args.edition, Path(args.out).resolve() if args.out else None)
 
 
 def release(root: Path, names: list[str]) -> None:
@@ -63,8 +63,8 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     from .grading import gradebook
     from .grading.checks import Assignment
     from .grading.feedback import grades_csv, render
-    from .grading.runner import grade_folder, load_result, result_path, write_atomic
-    from .grading.sandbox import Limits
+    from .grading.runner import grade_folder, load_result, write_atomic
+    from .grading.sandbox import IsolationError, Limits
 
     root = _course_root(args.course)
     submitted = Path(args.submitted).resolve()
@@ -81,9 +81,14 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         assignment = Assignment(name, root / "solutions", root / "autograde" / "checks")
 
         def write_feedback(res):
-            write_atomic(out / "feedback" / res.student / f"{name}.html", render(res))
+            write_atomic(out / "feedback" / res.student / f"{res.assignment}.html", render(res))
 
-        results = grade_folder(assignment, submitted, out, secret, limits, args.workers, on_result=write_feedback)
+        try:
+            results = grade_folder(assignment, submitted, out, secret, limits, args.workers, write_feedback,
+                                   args.scheduler, args.weak_isolation)
+        except IsolationError as exc:
+            print(f"attnbook: {exc}", file=sys.stderr)
+            return 3
         gradebook.record(db_url, assignment, results)
         for res in results:
             if not (out / "feedback" / res.student / f"{name}.html").exists():
@@ -95,6 +100,13 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .grading.report import write_report
+
+    write_report([Path(p) for p in args.runs], Path(args.out))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the `attnbook` command line."""
     parser = argparse.ArgumentParser(prog="attnbook", description=__doc__)
@@ -102,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("build", help="build the website (warnings are errors)")
     p.add_argument("--course", default=".", help="course directory (default: .)")
-    p.add_argument("--out", help="output folder (default: <course>/_build)")
+    p.add_argument("--edition", choices=["student", "instructor"], default="student",
+                   help="instructor: reference solutions behind toggles, built into _instructor/_build/html")
+    p.add_argument("--out", help="output folder (default: <course>/_build, or <course>/_instructor/_build)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("release", help="generate student notebooks in notebooks/ from solutions/")
@@ -117,11 +131,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--course", default=".", help="course directory with solutions/ and autograde/")
     p.add_argument("--db", help="gradebook URL (default: sqlite:///<out>/gradebook.db)")
     p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count)")
-    p.add_argument("--timeout", type=float, default=120.0, help="wall seconds per submission (default 120)")
+    p.add_argument("--timeout", type=float, default=60.0, help="wall and CPU seconds per submission (default 60)")
     p.add_argument("--call-timeout", type=float, default=10.0, help="seconds per checked call (default 10)")
-    p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit per submission (default 4096)")
+    p.add_argument("--memory-mb", type=int, default=2048, help="memory per submission in MiB (default 2048)")
     p.add_argument("--secret", help="secret for per-student random inputs (default: $ATTNBOOK_SECRET or <out>/.secret)")
+    p.add_argument("--scheduler", help="grade on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--weak-isolation", action="store_true",
+                   help="where namespaces are unavailable, grade anyway with rlimits and a temporary folder only")
     p.set_defaults(func=cmd_autograde)
+
+    p = sub.add_parser("report", help="class report (HTML, plots, CSV) and feedback from autograde output folders")
+    p.add_argument("runs", nargs="+", help="output folders of `attnbook autograde` (their results/)")
+    p.add_argument("--out", required=True, help="folder for index.html, the CSV files, plots and feedback/")
+    p.set_defaults(func=cmd_report)
 
     args = parser.parse_args(argv)
     # nbgrader runs `alembic` and Jupyter Book runs kernels: both must come from this environment.
