@@ -163,6 +163,8 @@ def test_chapter_pages_have_objectives_summary_questions_and_exercises(built_sit
         article = text[text.index("<article"):]
         first_section = article[:article.find("<h2")]
         assert "Learning objectives" in first_section, f"{chapter}: no learning objectives at the top"
+        assert "&lt;Figure size" not in text, f"{chapter}: a figure was rendered as text, not as an image"
+        assert text.count("<img") >= 2, f"{chapter}: fewer than two figures"
         for needle in ("Summary", "Check your understanding", "toggle", f"notebooks/{chapter}/{chapter}.html",
                        'class="left-prev"', 'class="right-next"', ".md"):
             assert needle in text, f"{chapter}: missing {needle!r}"
