@@ -7,15 +7,20 @@ from typing import Sequence
 import numpy as np
 import torch
 
+CHUNK = 1000  # random vectors drawn at a time
 
 def dot_product_variance(d_ks: Sequence[int], samples: int, seed: int = 0) -> np.ndarray:
     """Return the measured variance of q·k for each d_k, q and k with i.i.d. N(0, 1) entries; shape (len(d_ks),)."""
     gen = torch.Generator().manual_seed(seed)
     out = []
     for d_k in d_ks:
-        q = torch.randn(samples, d_k, generator=gen, dtype=torch.float64)
-        k = torch.randn(samples, d_k, generator=gen, dtype=torch.float64)
-        out.append(float(torch.var((q * k).sum(-1))))
+        dots = []
+        for start in range(0, samples, CHUNK):                       # chunks keep memory small at large d_k
+            n = min(CHUNK, samples - start)
+            q = torch.randn(n, d_k, generator=gen, dtype=torch.float64)
+            k = torch.randn(n, d_k, generator=gen, dtype=torch.float64)
+            dots.append((q * k).sum(-1))
+        out.append(float(torch.var(torch.cat(dots))))
     return np.array(out)
 
 
@@ -32,14 +37,18 @@ def saturation(d_k: int, n_keys: int, trials: int, scale: float, seed: int = 0) 
     d weights / d q, the gradient that reaches the query and its projection W_q).
     """
     gen = torch.Generator().manual_seed(seed)
-    q = torch.randn(trials, 1, d_k, generator=gen, dtype=torch.float64)
-    K = torch.randn(trials, n_keys, d_k, generator=gen, dtype=torch.float64)
-    weights = torch.softmax((q @ K.mT).squeeze(1) / scale, dim=-1)           # (trials, n_keys)
-    J = softmax_jacobian(weights)                                            # (trials, n_keys, n_keys)
-    query_grad = J @ K / scale                                               # (trials, n_keys, d_k)
-    return {"max_weight": weights.max(-1).values.numpy(),
-            "jacobian_norm": torch.linalg.matrix_norm(J).numpy(),
-            "query_grad_norm": query_grad.flatten(1).norm(dim=1).numpy()}
+    parts: dict[str, list] = {"max_weight": [], "jacobian_norm": [], "query_grad_norm": []}
+    for start in range(0, trials, CHUNK // 10):
+        n = min(CHUNK // 10, trials - start)
+        q = torch.randn(n, 1, d_k, generator=gen, dtype=torch.float64)
+        K = torch.randn(n, n_keys, d_k, generator=gen, dtype=torch.float64)
+        weights = torch.softmax((q @ K.mT).squeeze(1) / scale, dim=-1)       # (n, n_keys)
+        J = softmax_jacobian(weights)                                        # (n, n_keys, n_keys)
+        query_grad = J @ K / scale                                           # (n, n_keys, d_k)
+        parts["max_weight"].append(weights.max(-1).values)
+        parts["jacobian_norm"].append(torch.linalg.matrix_norm(J))
+        parts["query_grad_norm"].append(query_grad.flatten(1).norm(dim=1))
+    return {name: torch.cat(values).numpy() for name, values in parts.items()}
 
 
 def saturation_sweep(d_ks: Sequence[int], n_keys: int, trials: int, scaled: bool,
