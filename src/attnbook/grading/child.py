@@ -4,7 +4,7 @@ Protocol: the job is one JSON line read from `job_fd`: `{"program": [[grade_id, 
 "calls": [...], "start": i, "timeout": s}`, each call `{"name", "driver", "args", "kwargs"}` in wire
 encoding. One JSON line per event goes to `result_fd`: `{"cell": grade_id, "error": str|None}` for each
 cell, then `{"call": i, "value": ...}` or `{"call": i, "error": str, "type": exception class name}` for
-calls `start`, `start + 1`, ... The parent trusts none of it: every value is validated there.
+calls `start`, `start + 1`, ... (after a call times out, the exercise's later calls are skipped). The parent trusts none of it: every value is validated there.
 """
 
 from __future__ import annotations
@@ -56,10 +56,14 @@ def run(job_fd: int, result_fd: int) -> None:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         emit({"cell": grade_id, "error": error})
+    timed_out: set[str] = set()
     for i, call in enumerate(job["calls"]):
         if i < job.get("start", 0):
             continue
         record: dict = {"call": i}
+        if call["name"] in timed_out:
+            emit({**record, "error": "not run: an earlier call ran out of time", "type": "Timeout"})
+            continue
         try:
             args, kwargs = wire.decode(call["args"]), wire.decode(call["kwargs"])
             signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -70,6 +74,7 @@ def run(job_fd: int, result_fd: int) -> None:
             record["value"] = wire.encode(value)
         except CallTimeout:
             record.update(error=f"the call ran longer than {timeout:g} s", type="Timeout")
+            timed_out.add(call["name"])
         except BaseException as exc:  # noqa: BLE001
             record.update(error=_describe(exc), type=type(exc).__name__)
         emit(record)

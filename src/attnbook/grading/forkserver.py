@@ -87,23 +87,31 @@ def _describe_exit(status: int) -> str:
 
 
 def _keeper(limits: dict, level: str, job_fd: int, result_fd: int, server: int, report: int) -> None:
-    """Start the confined child, enforce wall time and memory, write how it ended to `report`."""
+    """Start the confined child, relay its results within the limits, write how it ended to `report`."""
     from . import isolation
 
     workdir = None
-    uid = isolation.SANDBOX_UID_BASE + os.getpid() if os.geteuid() == 0 else None
+    uid = isolation.SANDBOX_UID_BASE + os.getpid() if isolation.can_switch_user() else None
     try:
         if level == "weak":
             workdir = tempfile.mkdtemp(prefix="attnbook-sandbox-")
         else:
             isolation.enter_namespaces(level)
         shared = _tree_rss(os.getpid(), 0)
+        relay_r, relay_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            _child(limits, level, job_fd, result_fd, workdir, uid)
-        os.close(job_fd)
-        os.close(result_fd)
-        ended = _watch(pid, limits, os.pidfd_open(server), shared, weak=level == "weak")
+            os.close(relay_r)
+            _child(limits, level, job_fd, relay_w, workdir, uid)
+        for fd in (job_fd, relay_w):
+            os.close(fd)
+        try:
+            ended = _watch(pid, limits, relay_r, result_fd, os.pidfd_open(server), shared)
+        except OSError as exc:  # the grader stopped reading
+            _kill(pid)
+            ended = f"sandbox error: {exc}"
+        if level == "weak":
+            _kill(pid, group=True)
     except BaseException as exc:  # noqa: BLE001
         ended = f"sandbox error: {type(exc).__name__}: {exc}"
     if workdir:
@@ -112,32 +120,56 @@ def _keeper(limits: dict, level: str, job_fd: int, result_fd: int, server: int, 
     os._exit(0)
 
 
-def _watch(pid: int, limits: dict, server_fd: int, shared: int, weak: bool) -> str:
-    """Wait for the child; kill it (and all it started) on the wall limit, the memory limit or server death."""
+def _kill(pid: int, group: bool = False) -> None:
+    try:
+        (os.killpg if group else os.kill)(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _watch(pid: int, limits: dict, relay: int, result_fd: int, server_fd: int, shared: int) -> str:
+    """Pass the child's results on; kill it (and all it started) past the wall time, when a cell or call
+    sends nothing for longer than its limit (it blocked the alarm), past the memory or output limit, or
+    when the server dies."""
     child_fd = os.pidfd_open(pid)
-    deadline = time.monotonic() + limits["wall_seconds"]
-    ended = None
+    start = last = time.monotonic()
+    stall = limits["call_seconds"] + 5
+    sent, ended, watched = 0, None, [child_fd, server_fd, relay]
     while ended is None:
-        remaining = deadline - time.monotonic()
-        ready, _, _ = select.select([child_fd, server_fd], [], [], max(0.0, min(0.1, remaining)))
-        if child_fd in ready:
-            ended = _describe_exit(os.waitpid(pid, 0)[1])
+        ready, _, _ = select.select(watched, [], [], 0.1)
+        now = time.monotonic()
+        if relay in ready:
+            data = os.read(relay, 1 << 16)
+            sent += len(data)
+            if not data:
+                watched.remove(relay)  # the child closed its end: wait for it to exit
+            elif sent > limits["result_bytes"]:
+                ended = "too much output"
+            else:
+                last = now if b"\n" in data else last
+                os.write(result_fd, data)
+                continue
+        if ended:
             break
+        if child_fd in ready:
+            status = os.waitpid(pid, 0)[1]
+            while relay in watched and sent <= limits["result_bytes"] and select.select([relay], [], [], 0)[0]:
+                data = os.read(relay, 1 << 16)
+                if not data:
+                    break
+                sent += len(data)
+                os.write(result_fd, data)
+            return _describe_exit(status)
         if server_fd in ready:
             ended = "grader stopped"
-        elif remaining <= 0:
+        elif now - start > limits["wall_seconds"]:
             ended = "timeout"
+        elif now - last > stall:
+            ended = f"stalled (nothing for {stall:g} s)"
         elif _tree_rss(pid, shared) > limits["memory_bytes"]:
             ended = f"used more than {limits['memory_bytes'] / 2**20:.0f} MiB of memory"
-        else:
-            continue
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    if weak:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    _kill(pid)
+    os.waitpid(pid, 0)
     return ended
 
 

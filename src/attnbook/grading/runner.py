@@ -35,6 +35,7 @@ class SubmissionResult:
     cell_errors: dict[str, str] = field(default_factory=dict)
     child: str = "ok"
     digest: str = ""
+    seconds: float = 0.0
 
 
 def file_digest(path: Path) -> str:
@@ -59,6 +60,7 @@ def grade_submission(assignment: Assignment, student: str, path: Path, secret: s
 def grade_answers(assignment: Assignment, student: str, sub: Submission, seed: int, digest: str,
                   limits: Limits, weak_ok: bool = False) -> SubmissionResult:
     """Run a parsed submission in a sandbox of this process and score it (this is what workers run)."""
+    start = time.monotonic()
     cases = assignment.cases(seed)
     total = sum(len(group) for group in cases.values())
     outcomes: list[Outcome] = []
@@ -78,18 +80,20 @@ def grade_answers(assignment: Assignment, student: str, sub: Submission, seed: i
         result.exercises.append(score_exercise(assignment, ex, group, outcomes[position:position + len(group)]))
         position += len(group)
     result.score = round(sum(e.points for e in result.exercises), 6)
+    result.seconds = round(time.monotonic() - start, 3)
     return result
 
 
 def _run_calls(box: sandbox.Sandbox, job: dict, limits: Limits, outcomes: list[Outcome],
                cell_errors: dict[str, str]) -> str:
-    """Run the job; when the child dies during a call, blame that call and go on in a fresh child."""
+    """Run the job; when the child dies during a call, fail the rest of that exercise and go on with the
+    next exercise in a fresh child. Returns how the (first abnormal) child ended."""
     deadline = time.monotonic() + limits.wall_seconds
-    worst = "ok"
-    for _ in range(limits.restarts + 1):
+    calls, first = job["calls"], "ok"
+    while len(outcomes) < len(calls):
         remaining = deadline - time.monotonic()
         if remaining < 1:
-            return worst if worst != "ok" else "timeout"
+            return first if first != "ok" else "timeout"
         child = box.run({**job, "start": len(outcomes)}, replace(limits, wall_seconds=remaining))
         cells = [r for r in child.records if "cell" in r]
         for rec in cells:
@@ -98,14 +102,15 @@ def _run_calls(box: sandbox.Sandbox, job: dict, limits: Limits, outcomes: list[O
         for rec in child.records:
             if "call" in rec and rec["call"] == len(outcomes):
                 outcomes.append(_outcome(rec))
-        ended = child.ended if child.ended != "ok" or len(outcomes) == len(job["calls"]) else "exited"
-        worst = ended if worst == "ok" else worst
-        if ended == "ok" or ended in ("timeout", "too much output") or len(cells) < len(job["program"]):
-            return worst
-        outcomes.append(Outcome(error=f"the program stopped during this call ({ended})", error_type="Crashed"))
-        if len(outcomes) == len(job["calls"]):
-            return worst
-    return worst
+        ended = child.ended if child.ended != "ok" or len(outcomes) == len(calls) else "exited during a call"
+        first = ended if first == "ok" else first
+        if ended == "ok" or ended in ("timeout", "sandbox setup failed") or len(cells) < len(job["program"]):
+            break
+        name = calls[len(outcomes)]["name"]
+        while len(outcomes) < len(calls) and calls[len(outcomes)]["name"] == name:
+            outcomes.append(Outcome(error=f"the program stopped during a call of {name} ({ended})",
+                                    error_type="Crashed"))
+    return first
 
 
 def _outcome(record: dict) -> Outcome:
