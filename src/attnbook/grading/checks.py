@@ -70,7 +70,7 @@ class Assignment:
                 raise ValueError(f"{name}: exercise {ex.name!r} needs answer cell {ex.grade_id!r} and "
                                  f"test cell {ex.points_cell!r} in the solutions notebook")
             self.points[ex.name] = points[ex.points_cell]
-        self._mistake_ns: dict[str, dict] = {}
+        self._mistake_ns: dict[tuple[str, str], dict] = {}
 
     def __reduce__(self):
         return _rebuilt, (self.name, *self.sources)
@@ -84,13 +84,13 @@ class Assignment:
         """Return each exercise's cases, drawn from a generator seeded with `seed`."""
         return {ex.name: ex.cases(np.random.default_rng([seed, i])) for i, ex in enumerate(self.exercises)}
 
-    def mistake_namespace(self, mistake: Mistake) -> dict:
+    def mistake_namespace(self, exercise: str, mistake: Mistake) -> dict:
         """Return the reference namespace with one answer replaced by a known-wrong variant (cached)."""
-        if mistake.key not in self._mistake_ns:
+        if (exercise, mistake.key) not in self._mistake_ns:
             ns = dict(self.reference_ns)
             exec(compile(mistake.source, f"<mistake {mistake.key}>", "exec"), ns)
-            self._mistake_ns[mistake.key] = ns
-        return self._mistake_ns[mistake.key]
+            self._mistake_ns[exercise, mistake.key] = ns
+        return self._mistake_ns[exercise, mistake.key]
 
 
 @functools.lru_cache(maxsize=16)
@@ -161,7 +161,7 @@ def score_exercise(assignment: Assignment, exercise: Exercise, cases: list[Case]
     failed = [i for i, c in enumerate(checks) if not c.passed]
     if failed and all(actual[i].error_type in (None, "Timeout") or cases[i].raises for i in failed):
         for mistake in exercise.mistakes:
-            ns = assignment.mistake_namespace(mistake)
+            ns = assignment.mistake_namespace(exercise.name, mistake)
             if all(same_outcome(cases[i], call_in_process(ns, exercise.name, cases[i]), actual[i]) for i in failed):
                 result.diagnoses.append(mistake.message)
                 result.mistake_keys.append(mistake.key)
