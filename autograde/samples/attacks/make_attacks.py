@@ -38,19 +38,19 @@ def _cells(path):
     except Exception:
         return []
 _found = []
-_roots = ["/", "/work", "/root", "/home", "/tmp", "/var/tmp", "/srv", "/mnt", "/opt", os.getcwd(), "..", "../..",
-          "../../..", os.path.expanduser("~")] + glob.glob("/proc/*/cwd") + glob.glob("/proc/*/root")
-for _root in {os.path.realpath(r) for r in _roots}:
+_roots = ["..", "../..", "../../..", os.getcwd()] + glob.glob("/proc/*/cwd") + glob.glob("/proc/*/root") + [
+    "/work", "/root", "/home", "/tmp", "/var/tmp", "/srv", "/mnt", "/opt", os.path.expanduser("~"), "/"]
+def _real(path):
+    try:
+        return os.path.realpath(path)
+    except OSError:
+        return path
+for _root in dict.fromkeys(_real(r) for r in _roots):
     for _dir, _subdirs, _files in os.walk(_root):
-        if _dir.count("/") - _root.count("/") > 5 or _dir.startswith(("/usr", "/proc/sys", "/sys", "/lib", "/etc")) \
-                or "site-packages" in _dir or "/lib/python" in _dir:  # the read-only Python install: no secrets
+        if _dir.count("/") - _root.count("/") > 4 or _dir.startswith(("/usr", "/proc", "/sys", "/lib", "/etc")) \
+                or "site-packages" in _dir or "/lib/python" in _dir:  # the read-only system and Python install
             _subdirs[:] = []
-        for _f in _files:
-            _p = os.path.join(_dir, _f)
-            if _f.endswith((".ipynb", ".db", ".json", ".csv", ".secret")) or _f == "ch01_bottleneck.py":
-                _found.append(_p)
-        if len(_found) > 500:
-            break
+        _found += [os.path.join(_dir, _f) for _f in _files if _f.endswith(".ipynb")]
 for _p in _found:
     for _src in _cells(_p):
         if ("def greedy_decode" in _src or "def accuracy_by_length" in _src) and "NotImplementedError" not in _src \

@@ -159,7 +159,9 @@ def score_exercise(assignment: Assignment, exercise: Exercise, cases: list[Case]
     max_points = assignment.points[exercise.name]
     result = ExerciseResult(exercise.name, max_points * passed / len(checks), max_points, checks)
     failed = [i for i, c in enumerate(checks) if not c.passed]
-    if failed and all(actual[i].error_type in (None, "Timeout") or cases[i].raises for i in failed):
+    # A known mistake explains the failures when it fails the same way on every failed case (same values,
+    # or the same exception class); code that never ran or crashed the child explains nothing.
+    if failed and not any(actual[i].error_type in ("NotRun", "Timeout", "BadValue") for i in failed):
         for mistake in exercise.mistakes:
             ns = assignment.mistake_namespace(exercise.name, mistake)
             if all(same_outcome(cases[i], call_in_process(ns, exercise.name, cases[i]), actual[i]) for i in failed):
