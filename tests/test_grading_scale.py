@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -150,14 +151,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def postgres(tmp_path):
+def postgres():
     """A throw-away PostgreSQL server on a free loopback port, run as an unprivileged user."""
     bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not bins:
         pytest.skip("PostgreSQL is not installed (Debian package `postgresql`): the PostgreSQL gradebook is untested")
     pg = bins[-1].parent
-    data, port = tmp_path / "pg", _free_port()
-    data.mkdir()
+    data, port = Path(tempfile.mkdtemp(prefix="attnbook-pg-")), _free_port()  # outside root-only pytest folders
     as_user: list[str] = []
     if os.geteuid() == 0:
         shutil.chown(data, "nobody", "nogroup")
@@ -172,10 +172,11 @@ def postgres(tmp_path):
     finally:
         subprocess.run(as_user + [str(pg / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, cwd="/")
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_postgresql_gradebook_is_seen_by_nbgrader_export(postgres, submitted, assignment, tmp_path):
-    pytest.importorskip("psycopg2")
+    pytest.importorskip("psycopg")
     results = grade_folder(assignment, submitted, tmp_path / "out", "pg-test", Limits(), workers=2)
     gradebook.record(postgres, assignment, results)
     gradebook.record(postgres, assignment, results)  # recording twice must not double-count

@@ -83,21 +83,22 @@ def write_report(runs: list[Path], out: Path) -> None:
             key = f"{r.assignment}: {ex.name}"
             seen[key] += 1
             full[key] += ex.points >= ex.max_points
-            mistakes.update(f"{key}: {d}" for d in ex.diagnoses)
+            mistakes.update((r.assignment, ex.name, d) for d in ex.diagnoses)
             rows.append([r.student, r.assignment, ex.name, f"{ex.points:g}", f"{ex.max_points:g}",
                          sum(c.passed for c in ex.checks), len(ex.checks), ";".join(ex.mistake_keys)])
     pass_rate = {k: full[k] / seen[k] for k in sorted(seen)}
     common = mistakes.most_common(15)
     write_atomic(out / "grades.csv", grades_csv(results))
     write_atomic(out / "exercises.csv", _csv(rows))
-    write_atomic(out / "mistakes.csv", _csv([["exercise", "mistake", "students"]] +
-                                            [[*m.split(": ", 2)[:2], m.split(": ", 2)[2], n] for m, n in common]))
+    write_atomic(out / "mistakes.csv", _csv([["assignment", "exercise", "mistake", "students"]] +
+                                            [[*m, n] for m, n in common]))
     plots = [("Score distribution per assignment", _score_plot(results)),
              ("Pass rate per exercise (full marks)",
               _barh(list(pass_rate), list(pass_rate.values()), "fraction of students", "pass rate"))]
     if common:
         plots.append(("Most common diagnosed mistakes",
-                      _barh([m for m, _ in common], [n for _, n in common], "students", "diagnosed mistakes")))
+                      _barh([f"{e}: {d}" for (_, e, d), _ in common], [n for _, n in common], "students",
+                            "diagnosed mistakes")))
     figures = "".join(f'<h2>{escape(t)}</h2><img alt="{escape(t)}" src="data:image/png;base64,{p}">' for t, p in plots)
     table = "".join(f"<tr><td>{escape(r.student)}</td><td>{escape(r.assignment)}</td>"
                     f'<td>{r.score:g} / {r.max_score:g}</td><td><a href="feedback/{escape(r.student)}/'
