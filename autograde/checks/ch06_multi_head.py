@@ -240,7 +240,7 @@ def multi_head_attention_module_cases(rng):
 
 
 MODULE_REFERENCE_SHAPED = '''class MultiHeadAttention(nn.Module):
-    def __init__(self, embed_dim, num_heads):
+    def __init__(self, embed_dim, num_heads):  # signature as in the stub
         super().__init__()
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.head_dim = embed_dim // num_heads
@@ -249,7 +249,7 @@ MODULE_REFERENCE_SHAPED = '''class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(embed_dim, embed_dim)
         self.out_proj = nn.Linear(embed_dim, embed_dim)
 
-    def load_from_torch(self, mha):
+    def load_from_torch(self, mha):  # signature as in the stub
         E = self.embed_dim
         with torch.no_grad():
             for i, proj in enumerate((self.q_proj, self.k_proj, self.v_proj)):
@@ -259,7 +259,7 @@ MODULE_REFERENCE_SHAPED = '''class MultiHeadAttention(nn.Module):
             self.out_proj.bias.copy_(mha.out_proj.bias)
         return self
 
-    def forward(self, query, key, value, mask=None):
+    def forward(self, query, key, value, mask=None):  # signature as in the stub
         H, d = self.num_heads, self.head_dim
 
         def heads(x):
