@@ -44,6 +44,12 @@ def assignment() -> Assignment:
     return Assignment(NAME, ROOT / "solutions", ROOT / "autograde" / "checks")
 
 
+@pytest.fixture(scope="module")
+def local_results(assignment, submitted, tmp_path_factory) -> list:
+    """The batch graded here, in threads."""
+    return grade_folder(assignment, submitted, tmp_path_factory.mktemp("local"), "scale-test", Limits(), workers=2)
+
+
 def _result_files(out: Path) -> dict[str, int]:
     return {p.parent.name: p.stat().st_mtime_ns for p in (out / "results").glob(f"*/{NAME}.json")}
 
@@ -131,12 +137,12 @@ def test_report_has_plots_csv_and_feedback_without_check_source(killed_and_resum
     assert not leaks
 
 
-def test_dask_cluster_gives_the_same_grades_as_the_local_run(submitted, assignment, tmp_path):
+def test_dask_cluster_gives_the_same_grades_as_the_local_run(submitted, assignment, local_results, tmp_path):
     distributed = pytest.importorskip("distributed")
-    local = grade_folder(assignment, submitted, tmp_path / "local", "dask-test", Limits(), workers=2)
+    local = local_results
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, host="127.0.0.1", dashboard_address=None,
                                   processes=True) as cluster:
-        remote = grade_folder(assignment, submitted, tmp_path / "dask", "dask-test", Limits(),
+        remote = grade_folder(assignment, submitted, tmp_path / "dask", "scale-test", Limits(),
                               scheduler=cluster.scheduler_address)
     assert [(r.student, r.score, [c.passed for e in r.exercises for c in e.checks]) for r in local] == \
         [(r.student, r.score, [c.passed for e in r.exercises for c in e.checks]) for r in remote]
@@ -175,9 +181,9 @@ def postgres():
         shutil.rmtree(data, ignore_errors=True)
 
 
-def test_postgresql_gradebook_is_seen_by_nbgrader_export(postgres, submitted, assignment, tmp_path):
+def test_postgresql_gradebook_is_seen_by_nbgrader_export(postgres, assignment, local_results, tmp_path):
     pytest.importorskip("psycopg")
-    results = grade_folder(assignment, submitted, tmp_path / "out", "pg-test", Limits(), workers=2)
+    results = local_results
     gradebook.record(postgres, assignment, results)
     gradebook.record(postgres, assignment, results)  # recording twice must not double-count
     assert _export(postgres, tmp_path) == pytest.approx({r.student: r.score for r in results}, abs=1e-6)

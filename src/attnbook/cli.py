@@ -80,19 +80,28 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     for name in args.assignment:
         assignment = Assignment(name, root / "solutions", root / "autograde" / "checks")
 
+        graded_now: set[str] = set()
+
         def write_feedback(res):
-            write_atomic(out / "feedback" / res.student / f"{res.assignment}.html", render(res))
+            write_atomic(out / "feedback" / res.student / f"{res.assignment}.html", render(res), durable=False)
 
         try:
-            results = grade_folder(assignment, submitted, out, secret, limits, args.workers, write_feedback,
-                                   args.scheduler, args.weak_isolation)
+            with gradebook.Recorder(db_url, assignment) as recorder:
+                def on_result(res):
+                    write_feedback(res)
+                    recorder.add(res)
+                    graded_now.add(res.student)
+
+                results = grade_folder(assignment, submitted, out, secret, limits, args.workers, on_result,
+                                       args.scheduler, args.weak_isolation)
+                for res in results:
+                    if res.student not in graded_now:  # graded by an earlier run: record again (idempotent)
+                        recorder.add(res)
+                        if not (out / "feedback" / res.student / f"{name}.html").exists():
+                            write_feedback(res)
         except IsolationError as exc:
             print(f"attnbook: {exc}", file=sys.stderr)
             return 3
-        gradebook.record(db_url, assignment, results)
-        for res in results:
-            if not (out / "feedback" / res.student / f"{name}.html").exists():
-                write_feedback(res)
         print(f"{name}: graded {len(results)} submissions, mean score "
               f"{sum(r.score for r in results) / max(1, len(results)):.2f} / {assignment.max_score:g}", file=sys.stderr)
     all_results = [r for p in sorted((out / "results").glob("*/*.json")) if (r := load_result(p))]

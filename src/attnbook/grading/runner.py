@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import sys
+import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -131,14 +132,16 @@ def find_submissions(root: Path, assignment: str) -> list[tuple[str, Path]]:
     return found
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old file or the new one, never half of one."""
+def write_atomic(path: Path, text: str, durable: bool = True) -> None:
+    """Write `text` to `path` so that readers see the old file or the new one, never half of one
+    (`durable`: on disk before the call returns, so that a power cut cannot lose it either)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
+        if durable:
+            fh.flush()
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
