@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .timing import median_seconds, torch_threads
+from .timing import torch_threads
 
 
 @dataclass(frozen=True)
@@ -159,8 +159,23 @@ def last_row_weights(model: AttentionReader, setup: LookupSetup, per_distance: i
 # ---------------------------------------------------------------------------------------------------
 # Cost against sequence length: time of one forward pass, and memory of the n x n weights.
 
-def attention_forward_seconds(n: int, d: int, repeats: int = 5, seed: int = 0) -> float:
-    """Return the median CPU time (s, one thread) of one self-attention forward pass on n positions of width d."""
+def best_seconds(fn, repeats: int = 7) -> float:
+    """Return the shortest CPU time of the calling thread (s) over `repeats` calls of `fn`, after one warm-up.
+
+    Other programs on a busy machine can only add time (cache misses, shared memory bandwidth), so the
+    minimum is the steadiest estimate of the cost itself.
+    """
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.thread_time()
+        fn()
+        times.append(time.thread_time() - start)
+    return min(times)
+
+
+def attention_forward_seconds(n: int, d: int, repeats: int = 7, seed: int = 0) -> float:
+    """Return the best CPU time (s, one thread) of one self-attention forward pass on n positions of width d."""
     gen = torch.Generator().manual_seed(seed)
     X = torch.randn(n, d, generator=gen)
     Wq, Wk, Wv = (torch.randn(d, d, generator=gen) / math.sqrt(d) for _ in range(3))
@@ -170,23 +185,23 @@ def attention_forward_seconds(n: int, d: int, repeats: int = 5, seed: int = 0) -
         return torch.softmax(Q @ K.T / math.sqrt(d), dim=-1) @ V
 
     with torch_threads(1), torch.no_grad():
-        return median_seconds(forward, repeats=repeats, clock=time.thread_time)
+        return best_seconds(forward, repeats)
 
 
-def softmax_seconds_per_entry(n: int, repeats: int = 5, seed: int = 0) -> float:
-    """Return the median CPU time (s, one thread) per entry of a row softmax over an (n, n) float32 matrix."""
+def softmax_seconds_per_entry(n: int, repeats: int = 7, seed: int = 0) -> float:
+    """Return the best CPU time (s, one thread) per entry of a row softmax over an (n, n) float32 matrix."""
     S = torch.randn(n, n, generator=torch.Generator().manual_seed(seed))
     with torch_threads(1), torch.no_grad():
-        return median_seconds(lambda: torch.softmax(S, dim=-1), repeats=repeats, clock=time.thread_time) / (n * n)
+        return best_seconds(lambda: torch.softmax(S, dim=-1), repeats) / (n * n)
 
 
-def recurrent_forward_seconds(n: int, d: int, repeats: int = 5, seed: int = 0) -> float:
-    """Return the median CPU time (s, one thread) of a GRU encoder (width d) reading n positions."""
+def recurrent_forward_seconds(n: int, d: int, repeats: int = 7, seed: int = 0) -> float:
+    """Return the best CPU time (s, one thread) of a GRU encoder (width d) reading n positions."""
     torch.manual_seed(seed)
     gru = nn.GRU(d, d, batch_first=True)
     X = torch.randn(1, n, d)
     with torch_threads(1), torch.no_grad():
-        return median_seconds(lambda: gru(X), repeats=repeats, clock=time.thread_time)
+        return best_seconds(lambda: gru(X), repeats)
 
 
 def attention_peak_bytes(n: int, d: int, seed: int = 0) -> int:
