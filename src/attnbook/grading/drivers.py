@@ -6,6 +6,7 @@ arguments, and returns plain data (NumPy arrays, numbers, lists, tuples, dicts).
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable
 
 import numpy as np
@@ -13,9 +14,8 @@ import numpy as np
 
 def to_plain(value: Any) -> Any:
     """Return `value` with torch tensors turned into NumPy arrays, recursively."""
-    import torch
-
-    if isinstance(value, torch.Tensor):
+    torch = sys.modules.get("torch")  # without torch loaded nothing is a tensor: numpy-only graders skip its import
+    if torch is not None and isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy().copy()
     if isinstance(value, tuple):
         return tuple(to_plain(v) for v in value)
