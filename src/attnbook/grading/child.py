@@ -4,7 +4,8 @@ Protocol: the job is one JSON line read from `job_fd`: `{"program": [[grade_id, 
 "calls": [...], "start": i, "timeout": s}`, each call `{"name", "driver", "args", "kwargs"}` in wire
 encoding. One JSON line per event goes to `result_fd`: `{"cell": grade_id, "error": str|None}` for each
 cell, then `{"call": i, "value": ...}` or `{"call": i, "error": str, "type": exception class name}` for
-calls `start`, `start + 1`, ... (after a call times out, the exercise's later calls are skipped). The parent trusts none of it: every value is validated there.
+calls `start`, `start + 1`, ... (after a call times out, the exercise's later calls are skipped).
+The parent trusts none of it: every value is validated there.
 """
 
 from __future__ import annotations

@@ -86,7 +86,8 @@ def read_submission(path: Path, template: list[TemplateCell]) -> Submission:
     except OSError as exc:
         sub.problems.append(f"{path.name}: cannot be read ({exc.strerror})")
         return sub
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode) or os.path.realpath(path) != os.path.abspath(path):
+    linked = os.path.realpath(path) != os.path.abspath(path)  # the file, or a folder above it, is a link
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode) or linked:
         sub.problems.append(f"{path.name}: is not a regular file (symbolic links are not graded)")
         return sub
     if info.st_size > MAX_NOTEBOOK_BYTES:

@@ -154,7 +154,8 @@ def load_result(path: Path) -> SubmissionResult | None:
     """Return a stored result, or None when there is none or it cannot be read."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        raw["exercises"] = [ExerciseResult(**{**e, "checks": [CheckResult(**c) for c in e["checks"]]}) for e in raw["exercises"]]
+        raw["exercises"] = [ExerciseResult(**{**e, "checks": [CheckResult(**c) for c in e["checks"]]})
+                            for e in raw["exercises"]]
         return SubmissionResult(**raw)
     except (OSError, ValueError, TypeError, KeyError):
         return None
