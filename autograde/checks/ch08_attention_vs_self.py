@@ -128,7 +128,7 @@ def count_cases(rng):
                           "backbone": {"children": {"core": _transformer(e, d),
                                                     "refine": {"children": {"extra": _stack("Encoder", extra)}}}},
                           "reader": _layer("Decoder")}}
-    cases.append(Case(f"a Transformer ({e}+{d} layers) nested two containers deep, with {extra} extra encoder layers "
+    cases.append(Case(f"a Transformer ({e}+{d} layers) nested two containers deep, with {extra} extra encoder layer(s) "
                       "and one decoder layer beside it", driver="build_torch_model", kwargs={"model": model}))
     cases.append(Case("the base Transformer's layout (6 encoder and 6 decoder layers, narrow)",
                       driver="build_torch_model", kwargs={"model": _transformer(6, 6)}))
