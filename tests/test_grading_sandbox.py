@@ -178,5 +178,8 @@ def test_unprivileged_user_namespace_mode_isolates_as_well(user_namespaces, tmp_
     assert run.returncode == 0, run.stderr
     isolation, ended, seen = json.loads(run.stdout.splitlines()[-1])
     assert isolation == "userns" and ended == "ok"
-    assert not any(seen[k] for k in ("solutions", "checks", "tests", "host_tmp_file", "wrote_etc", "wrote_course"))
+    assert not any(seen[k] for k in ("solutions", "checks", "tests", "host_tmp_file", "wrote_etc"))
+    # In this mode the student owns the sandbox's private /tmp, where a course under the host's /tmp has its
+    # mount points: a write there may succeed, but must never reach the host.
+    assert not (ROOT / "attnbook-probe").exists()
     assert seen["network"] in ("Network is unreachable", "Connection refused")

@@ -105,6 +105,7 @@ def build_root(tmp_bytes: int) -> None:
     a small /dev, a /proc of the new PID namespace, and an empty writable /tmp of `tmp_bytes`."""
     paths = visible_paths()
     root = _staging(paths)
+    os.umask(0o022)  # folders made for mount points stay read-only to the student
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
     # /tmp first: a Python installed under the host's /tmp is then bound inside the sandbox's own /tmp.
