@@ -220,3 +220,15 @@ def test_exercise_page_offers_notebook_download(built_site):
     html = (built_site / "notebooks" / "ch01_bottleneck" / "ch01_bottleneck.html").read_text(encoding="utf-8")
     assert "ch01_bottleneck.ipynb" in html and "download" in html.lower()
     assert (built_site / "_sources" / "notebooks" / "ch01_bottleneck" / "ch01_bottleneck.ipynb").is_file()
+
+
+def test_headings_start_at_h1_and_never_skip_a_level(built_site):
+    for path in site_pages(built_site):
+        html = (built_site / path).read_text(encoding="utf-8")
+        if "<article" not in html:
+            continue
+        article = html[html.index("<article"):html.index("</article>")]
+        levels = [int(level) for level in re.findall(r"<h([1-6])", article)]
+        assert levels and levels[0] == 1, f"{path}: the page does not start with one h1"
+        skips = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+        assert not skips, f"{path}: heading levels skip: {skips}"
