@@ -7,6 +7,7 @@ import inspect
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -39,18 +40,23 @@ def seed_everything(seed: int) -> np.random.Generator:
 
 def _cache_path(name: str, setup: ReversalSetup) -> Path:
     root = Path(os.environ.get("ATTNBOOK_CACHE", Path.home() / ".cache" / "attnbook"))
-    code = inspect.getsource(models) + inspect.getsource(data) + inspect.getsource(train_reversal)
+    code = inspect.getsource(models) + inspect.getsource(data) + inspect.getsource(fit_reversal) \
+        + inspect.getsource(train_reversal)
     key = hashlib.sha256((name + repr(asdict(setup)) + code).encode()).hexdigest()[:16]
     return root / f"{name}-{key}.pt"
 
 
-def train_reversal(setup: ReversalSetup, attention: bool) -> tuple[models.Seq2Seq, list[float]]:
-    """Train a Seq2Seq on sequence reversal; return the model and its loss after each step."""
-    rng = seed_everything(setup.seed)
-    model = models.Seq2Seq(data.vocab_size(setup.num_symbols), setup.emb_dim, setup.hidden, attention)
-    opt = torch.optim.Adam(model.parameters(), lr=setup.lr)
+def fit_reversal(model: nn.Module, setup: ReversalSetup, rng: np.random.Generator, lr: float,
+                 lr_factor: Callable[[int], float] | None = None) -> list[float]:
+    """Train any reversal model (`model(src, tgt_in) -> logits (B, T, V)`) in place on batches drawn from `rng`.
+
+    Adam at `lr` (times `lr_factor(step)` when given), gradients clipped to norm 1; returns the loss per step.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor) if lr_factor else None
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
     losses = []
+    model.train()
     for _ in range(setup.steps):
         seqs = data.random_sequences(rng, setup.batch_size, setup.min_len, setup.max_len, setup.num_symbols)
         batch = data.make_batch(data.reversal_pairs(seqs))
@@ -60,7 +66,17 @@ def train_reversal(setup: ReversalSetup, attention: bool) -> tuple[models.Seq2Se
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if schedule:
+            schedule.step()
         losses.append(loss.item())
+    return losses
+
+
+def train_reversal(setup: ReversalSetup, attention: bool) -> tuple[models.Seq2Seq, list[float]]:
+    """Train a Seq2Seq on sequence reversal; return the model and its loss after each step."""
+    rng = seed_everything(setup.seed)
+    model = models.Seq2Seq(data.vocab_size(setup.num_symbols), setup.emb_dim, setup.hidden, attention)
+    losses = fit_reversal(model, setup, rng, setup.lr)
     return model.eval(), losses
 
 

@@ -19,7 +19,8 @@ from torch import nn
 
 from . import data, models
 from .data import BOS, EOS, PAD
-from .training import ReversalSetup, seed_everything
+from . import training
+from .training import ReversalSetup, fit_reversal, seed_everything
 
 
 @dataclass(frozen=True)
@@ -89,24 +90,8 @@ def train_scheduled(model: nn.Module, setup: ReversalSetup, lr: float, warmup: i
     Same data stream, steps, batch size, optimiser and clipping as `training.train_reversal`; returns the losses.
     """
     rng = seed_everything(setup.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda step: min((step + 1) / warmup, (setup.steps - step) / (setup.steps - warmup)))
-    loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
-    losses = []
-    model.train()
-    for _ in range(setup.steps):
-        seqs = data.random_sequences(rng, setup.batch_size, setup.min_len, setup.max_len, setup.num_symbols)
-        batch = data.make_batch(data.reversal_pairs(seqs))
-        logits = model(batch["src"], batch["tgt_in"])
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), batch["tgt_out"].reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
-    return losses
+    return fit_reversal(model, setup, rng, lr,
+                        lambda step: min((step + 1) / warmup, (setup.steps - step) / (setup.steps - warmup)))
 
 
 def _build(kind: str, setup: ReversalSetup, config: TransformerConfig) -> nn.Module:
@@ -119,7 +104,8 @@ def _build(kind: str, setup: ReversalSetup, config: TransformerConfig) -> nn.Mod
 
 def _cache_path(kind: str, setup: ReversalSetup, config: TransformerConfig) -> Path:
     root = Path(os.environ.get("ATTNBOOK_CACHE", Path.home() / ".cache" / "attnbook"))
-    code = "".join(inspect.getsource(m) for m in (inspect.getmodule(TinyTransformer), models, data)) + torch.__version__
+    sources = (inspect.getmodule(TinyTransformer), models, data, training)
+    code = "".join(inspect.getsource(m) for m in sources) + torch.__version__
     key = hashlib.sha256((kind + repr(asdict(setup)) + repr(asdict(config)) + code).encode()).hexdigest()[:16]
     return root / f"scheduled-{kind}-{key}.pt"
 
