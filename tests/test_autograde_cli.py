@@ -1,0 +1,50 @@
+"""`attnbook autograde` end to end on the chapter 1 samples: grades.csv, feedback pages and the gradebook."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from conftest import ROOT
+
+SAMPLES = ROOT / "autograde" / "samples" / "ch01_bottleneck"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli")
+    proc = subprocess.run([str(Path(sys.executable).parent / "attnbook"), "autograde", str(SAMPLES),
+                           "--assignment", "ch01_bottleneck", "--out", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_grades_csv_has_one_row_per_student_with_the_expected_scores(graded):
+    rows = {r["student_id"]: r for r in csv.DictReader((graded / "grades.csv").open())}
+    assert set(rows) == {"correct", "blank", "partly_wrong", "broken"}
+    assert all(r["assignment"] == "ch01_bottleneck" and r["max_score"] == "10" for r in rows.values())
+    assert rows["correct"]["score"] == "10" and rows["blank"]["score"] == "0" and rows["broken"]["score"] == "0"
+    assert 0 < float(rows["partly_wrong"]["score"]) < 10
+
+
+def test_feedback_names_the_mistake_and_the_broken_file_without_check_source(graded):
+    partly = (graded / "feedback" / "partly_wrong" / "ch01_bottleneck.html").read_text()
+    assert "Likely mistake" in partly and "h_{t-1} @ W_hh" in partly
+    broken = (graded / "feedback" / "broken" / "ch01_bottleneck.html").read_text()
+    assert "is not valid JSON" in broken and "ch01_bottleneck.ipynb" in broken
+    checks = (ROOT / "autograde" / "checks" / "ch01_bottleneck.py").read_text()
+    for page in (graded / "feedback").rglob("*.html"):
+        text = page.read_text()
+        assert "def rnn_encode" not in text and "RNN_HEADER" not in text and "rng.normal" not in text
+        assert not any(len(line.strip()) > 40 and line.strip() in text for line in checks.splitlines())
+
+
+def test_scores_are_in_nbgrader_gradebook(graded):
+    with Gradebook(f"sqlite:///{graded / 'gradebook.db'}") as gb:
+        scores = {s.student.id: s.score for s in gb.assignment_submissions("ch01_bottleneck")}
+    assert scores["correct"] == 10 and scores["blank"] == 0 and 0 < scores["partly_wrong"] < 10
