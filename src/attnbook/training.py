@@ -38,12 +38,22 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _cache_path(name: str, setup: ReversalSetup) -> Path:
+def cached_training(name: str, key: str, model: nn.Module, train: Callable[[], list[float]]
+                    ) -> tuple[nn.Module, list[float]]:
+    """Return (`model` in eval mode, losses): its weights from the on-disk cache entry for `name` and `key`
+    (the code and settings that define the training), else after `train()` trains it in place, saved atomically."""
     root = Path(os.environ.get("ATTNBOOK_CACHE", Path.home() / ".cache" / "attnbook"))
-    code = inspect.getsource(models) + inspect.getsource(data) + inspect.getsource(fit_reversal) \
-        + inspect.getsource(train_reversal)
-    key = hashlib.sha256((name + repr(asdict(setup)) + code).encode()).hexdigest()[:16]
-    return root / f"{name}-{key}.pt"
+    path = root / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    if path.exists():
+        saved = torch.load(path)
+        model.load_state_dict(saved["state"])
+        return model.eval(), saved["losses"]
+    losses = train()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save({"state": model.state_dict(), "losses": losses}, tmp)
+    tmp.replace(path)
+    return model.eval(), losses
 
 
 def fit_reversal(model: nn.Module, setup: ReversalSetup, rng: np.random.Generator, lr: float,
@@ -72,28 +82,14 @@ def fit_reversal(model: nn.Module, setup: ReversalSetup, rng: np.random.Generato
     return losses
 
 
-def train_reversal(setup: ReversalSetup, attention: bool) -> tuple[models.Seq2Seq, list[float]]:
-    """Train a Seq2Seq on sequence reversal; return the model and its loss after each step."""
+def trained_reversal_model(setup: ReversalSetup, attention: bool) -> tuple[models.Seq2Seq, list[float]]:
+    """Return a Seq2Seq trained on sequence reversal and its loss per step, cached on disk."""
     rng = seed_everything(setup.seed)
     model = models.Seq2Seq(data.vocab_size(setup.num_symbols), setup.emb_dim, setup.hidden, attention)
-    losses = fit_reversal(model, setup, rng, setup.lr)
-    return model.eval(), losses
-
-
-def trained_reversal_model(setup: ReversalSetup, attention: bool) -> tuple[models.Seq2Seq, list[float]]:
-    """Return `train_reversal(setup, attention)`, loaded from the cache when the same code already ran."""
-    path = _cache_path("seq2seq-attn" if attention else "seq2seq", setup)
-    if path.exists():
-        saved = torch.load(path)
-        model = models.Seq2Seq(data.vocab_size(setup.num_symbols), setup.emb_dim, setup.hidden, attention)
-        model.load_state_dict(saved["state"])
-        return model.eval(), saved["losses"]
-    model, losses = train_reversal(setup, attention)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"state": model.state_dict(), "losses": losses}, tmp)
-    tmp.replace(path)
-    return model, losses
+    code = "".join(inspect.getsource(m) for m in (models, data)) + inspect.getsource(fit_reversal) \
+        + inspect.getsource(trained_reversal_model)
+    return cached_training("seq2seq-attn" if attention else "seq2seq", repr(asdict(setup)) + code, model,
+                           lambda: fit_reversal(model, setup, rng, setup.lr))
 
 
 def exact_match_by_length(model: models.Seq2Seq, setup: ReversalSetup, per_length: int = 200,

@@ -6,20 +6,16 @@ The model keeps the interface of `models.Seq2Seq` (`forward(src, tgt_in)`, `gene
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-import os
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import data, models
+from . import data, models, training
 from .data import BOS, EOS, PAD
-from . import training
 from .training import ReversalSetup, fit_reversal, seed_everything
 
 
@@ -87,7 +83,7 @@ class TinyTransformer(nn.Module):
 def train_scheduled(model: nn.Module, setup: ReversalSetup, lr: float, warmup: int) -> list[float]:
     """Train any reversal model (`model(src, tgt_in) -> logits`) in place with warm-up then linear decay.
 
-    Same data stream, steps, batch size, optimiser and clipping as `training.train_reversal`; returns the losses.
+    Same data stream, steps, batch size, optimiser and clipping as `training.trained_reversal_model`; returns the losses.
     """
     rng = seed_everything(setup.seed)
     return fit_reversal(model, setup, rng, lr,
@@ -102,32 +98,17 @@ def _build(kind: str, setup: ReversalSetup, config: TransformerConfig) -> nn.Mod
     return models.Seq2Seq(vocab, setup.emb_dim, setup.hidden, attention=(kind == "seq2seq-attn"))
 
 
-def _cache_path(kind: str, setup: ReversalSetup, config: TransformerConfig) -> Path:
-    root = Path(os.environ.get("ATTNBOOK_CACHE", Path.home() / ".cache" / "attnbook"))
-    sources = (inspect.getmodule(TinyTransformer), models, data, training)
-    code = "".join(inspect.getsource(m) for m in sources) + torch.__version__
-    key = hashlib.sha256((kind + repr(asdict(setup)) + repr(asdict(config)) + code).encode()).hexdigest()[:16]
-    return root / f"scheduled-{kind}-{key}.pt"
-
-
 def trained_scheduled(kind: str, setup: ReversalSetup, config: TransformerConfig = TransformerConfig()
                       ) -> tuple[nn.Module, list[float]]:
     """Return a reversal model trained by `train_scheduled` with `config.lr` and `config.warmup`, cached on disk.
 
     kind: "transformer" (a TinyTransformer of `config`), "seq2seq-attn" or "seq2seq" (the GRUs of chapters 1-2).
     """
-    path = _cache_path(kind, setup, config)
     model = _build(kind, setup, config)
-    if path.exists():
-        saved = torch.load(path)
-        model.load_state_dict(saved["state"])
-        return model.eval(), saved["losses"]
-    losses = train_scheduled(model, setup, config.lr, config.warmup)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    torch.save({"state": model.state_dict(), "losses": losses}, tmp)
-    tmp.replace(path)
-    return model.eval(), losses
+    sources = (inspect.getmodule(TinyTransformer), models, data, training)
+    code = "".join(inspect.getsource(m) for m in sources) + torch.__version__
+    return training.cached_training(f"scheduled-{kind}", kind + repr(asdict(setup)) + repr(asdict(config)) + code,
+                                    model, lambda: train_scheduled(model, setup, config.lr, config.warmup))
 
 
 def trained_reversal_transformer(setup: ReversalSetup, config: TransformerConfig = TransformerConfig()

@@ -68,11 +68,6 @@ def parse_template(text: str) -> list[TemplateCell]:
     return cells
 
 
-def strip_solutions(source: str) -> str:
-    """Return `source` with every solution region removed (what a student starts from)."""
-    return SOLUTION_REGION.sub("", source)
-
-
 def read_submission(path: Path, template: list[TemplateCell]) -> Submission:
     """Return the answer cells of a submitted notebook, matched to the template by grade_id.
 

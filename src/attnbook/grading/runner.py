@@ -50,14 +50,6 @@ def file_digest(path: Path) -> str:
         return ""
 
 
-def grade_submission(assignment: Assignment, student: str, path: Path, secret: str, limits: Limits,
-                     weak_ok: bool = False) -> SubmissionResult:
-    """Grade one notebook; a broken notebook or a crashing child still yields a result."""
-    sub = read_submission(path, assignment.template)
-    return grade_answers(assignment, student, sub, student_seed(secret, student, assignment.name),
-                         file_digest(path), limits, weak_ok)
-
-
 def grade_answers(assignment: Assignment, student: str, sub: Submission, seed: int, digest: str,
                   limits: Limits, weak_ok: bool = False) -> SubmissionResult:
     """Run a parsed submission in a sandbox of this process and score it (this is what workers run)."""

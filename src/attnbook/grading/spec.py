@@ -9,7 +9,7 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -74,7 +74,3 @@ def checks_from_source(source: str, assignment: str, filename: str = "<checks>")
         raise TypeError(f"{filename}: EXERCISES must be a list of attnbook.grading.spec.Exercise")
     return exercises
 
-
-def dimensions(value: Any) -> str:
-    """Return a short description of an argument's shape for check labels."""
-    return "x".join(map(str, np.shape(value))) if isinstance(value, np.ndarray) else repr(value)
