@@ -24,7 +24,7 @@ def assignments(root: Path) -> list[str]:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .site import build
+    from .site.build import build
 
     return build(Path(args.course).resolve(), args.edition, Path(args.out).resolve() if args.out else None)
 

@@ -1,4 +1,4 @@
-"""The key–value recall task and model of chapter 5 (attnbook.recall): data, shapes, and the baseline."""
+"""The key–value recall task and model of chapter 5 (attnbook.experiments.recall): data, shapes, and the baseline."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from attnbook import recall
+from attnbook.experiments import recall
 
 SETUP = recall.RecallSetup()
 

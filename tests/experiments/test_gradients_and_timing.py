@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from attnbook import data, gradients, models, timing
+from attnbook.experiments import data, gradients, models, timing
 
 SEQS = [[3, 4, 5, 6, 7], [8, 9, 3], [5, 5, 12, 4]]           # mixed lengths, so the batch is padded
 

@@ -1,4 +1,4 @@
-"""The chapter 7 lookup task, its two readers and the cost helpers (attnbook.longrange)."""
+"""The chapter 7 lookup task, its two readers and the cost helpers (attnbook.experiments.longrange)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from attnbook import longrange
+from attnbook.experiments import longrange
 
 
 @pytest.mark.parametrize("marked", [False, True])

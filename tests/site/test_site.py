@@ -199,7 +199,7 @@ def test_dark_mode_toggles(server, browser):
 
 
 def test_pages_have_no_serious_accessibility_violations(built_site, server, browser, root):
-    from attnbook.site import npm_package
+    from attnbook.site.build import npm_package
 
     axe = (npm_package(root, "axe-core@4.10.3") / "axe.min.js").read_text(encoding="utf-8")
     problems = []

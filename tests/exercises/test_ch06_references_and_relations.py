@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from attnbook import relations
+from attnbook.experiments import relations
 from attnbook.grading.checks import Assignment
 from conftest import ROOT
 

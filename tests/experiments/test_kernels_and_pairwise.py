@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from attnbook import kernels, pairwise
+from attnbook.experiments import kernels, pairwise
 
 
 @pytest.fixture(autouse=True)

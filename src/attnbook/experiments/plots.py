@@ -30,9 +30,15 @@ def color(model: str) -> str:
 
 
 def heatmap(ax: plt.Axes, weights: np.ndarray, query_labels: Sequence[str], key_labels: Sequence[str],
-            title: str = "", xlabel: str = "key position", ylabel: str = "query position") -> None:
-    """Draw attention weights with queries down the vertical axis and keys along the horizontal."""
-    im = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=max(1e-9, float(np.max(weights))), aspect="auto")
+            title: str = "", xlabel: str = "key position", ylabel: str = "query position",
+            vmax: float | None = None) -> None:
+    """Draw attention weights with queries down the vertical axis and keys along the horizontal.
+
+    Pass the same `vmax` (e.g. 1.0, or the largest weight of all panels) to heatmaps shown side by side,
+    so that one colour means one weight in every panel.
+    """
+    top = vmax if vmax is not None else max(1e-9, float(np.max(weights)))
+    im = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=top, aspect="auto")
     ax.set_xticks(range(len(key_labels)), key_labels, fontsize=8)
     ax.set_yticks(range(len(query_labels)), query_labels, fontsize=8)
     ax.set_xlabel(xlabel)
@@ -41,3 +47,15 @@ def heatmap(ax: plt.Axes, weights: np.ndarray, query_labels: Sequence[str], key_
     if title:
         ax.set_title(title)
     plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
+
+
+def band(ax: plt.Axes, x: Sequence[float], runs: np.ndarray, label: str, color: str, **line) -> None:
+    """Draw the mean over seeds of `runs` (seeds, len(x)) as a line, with a band of one standard error
+    around it and the lowest and highest seed as thin dotted lines."""
+    runs = np.asarray(runs, dtype=float)
+    mean = runs.mean(axis=0)
+    sem = runs.std(axis=0, ddof=1) / np.sqrt(len(runs)) if len(runs) > 1 else np.zeros_like(mean)
+    ax.plot(x, mean, color=color, label=f"{label} (mean of {len(runs)} seeds)", **line)
+    ax.fill_between(x, mean - sem, mean + sem, color=color, alpha=0.25, linewidth=0)
+    for edge in (runs.min(axis=0), runs.max(axis=0)):
+        ax.plot(x, edge, color=color, linewidth=0.6, linestyle=":")

@@ -1,12 +1,12 @@
-"""Chapter 8's package modules: the tiny Transformer (attnbook.transformer) and the cross-modal toy task
-(attnbook.crossmodal). Small, untrained models only: these tests pin shapes and invariants, not accuracy."""
+"""Chapter 8's package modules: the tiny Transformer (attnbook.experiments.transformer) and the cross-modal toy task
+(attnbook.experiments.crossmodal). Small, untrained models only: these tests pin shapes and invariants, not accuracy."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from attnbook import crossmodal, data, training, transformer
+from attnbook.experiments import crossmodal, data, training, transformer
 
 
 def _tiny():

@@ -1,0 +1,1 @@
+"""The book's experiments: toy tasks, models, training loops with a cache, measurements and plots."""

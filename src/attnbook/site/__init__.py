@@ -1,0 +1,1 @@
+"""Building the website offline: the build command and the Sphinx extension."""
