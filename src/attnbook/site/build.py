@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from .execute import execute_stale
+
 MATHJAX_VERSION = "3.2.2"
 INSTRUCTOR_SOURCES = "_instructor"
 
@@ -66,6 +68,8 @@ def build(root: Path, edition: str = "student", out: Path | None = None) -> int:
     """Build one edition of the book into `out` (default: `_build/html`, instructor `_instructor/_build/html`)."""
     ensure_mathjax(root)
     source = instructor_sources(root) if edition == "instructor" else root
+    if edition == "student":  # run stale chapters on every core first; the build then reads the cache
+        execute_stale(sorted((root / "book").glob("*.md")), (out or root) / "_build" / ".jupyter_cache")
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(source), "-W", "-n", "--keep-going"]
     if out:
         cmd += ["--path-output", str(out)]

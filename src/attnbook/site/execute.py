@@ -1,0 +1,93 @@
+"""Execute the book's stale chapters before the Sphinx build, several at once (one per core), into the
+execution cache that Jupyter Book reads, so the build itself only renders.
+
+A chapter is stale when Jupyter Book's cache (`_build/.jupyter_cache`) holds no execution of its current
+code cells. Chapters are read with MyST-NB's own reader, so the cache matches exactly what the build looks
+up. A chapter that fails here is not cached: the build then runs it again and reports the error as usual.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import nbformat
+
+TIMEOUT_SECONDS = 600
+
+
+def _read(path: Path) -> nbformat.NotebookNode | None:
+    """Return the chapter as MyST-NB reads it, or None when the page is not a notebook."""
+    from myst_nb.core.read import is_myst_markdown_notebook, read_myst_markdown_notebook
+
+    text = path.read_text(encoding="utf-8")
+    if not is_myst_markdown_notebook(text):
+        return None
+    return read_myst_markdown_notebook(text, add_source_map=True, path=str(path))
+
+
+def _execute(path: str) -> tuple[str, float, str | None]:
+    """Run one chapter in a fresh kernel; return (executed notebook JSON, seconds, error or None)."""
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    nb = _read(Path(path))
+    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=TIMEOUT_SECONDS, allow_errors=False)
+    return nbformat.writes(nb), result.time, result.exc_string
+
+
+def stale_chapters(cache, pages: list[Path]) -> list[Path]:
+    """Return the notebook pages whose current code has no execution in `cache`."""
+    stale = []
+    for path in pages:
+        nb = _read(path)
+        if nb is None:
+            continue
+        try:
+            cache.match_cache_notebook(nb)
+        except KeyError:
+            stale.append(path)
+    return stale
+
+
+def execute_stale(pages: list[Path], cache_path: Path, workers: int | None = None) -> int:
+    """Execute the stale pages in parallel into the cache at `cache_path`; return how many failed."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(cache_path))
+    stale = stale_chapters(cache, [p.resolve() for p in pages])
+    if not stale:
+        return 0
+    workers = max(1, min(len(stale), workers or os.cpu_count() or 1))
+    print(f"executing {len(stale)} chapter(s), {workers} at a time: {', '.join(p.stem for p in stale)}",
+          file=sys.stderr, flush=True)
+    failed, start = 0, time.monotonic()
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_execute, str(p)): p for p in _longest_first(cache, stale)}
+        for future in as_completed(futures):
+            path = futures[future]
+            text, seconds, error = future.result()
+            if error:
+                failed += 1
+                print(f"  {path.stem}: FAILED after {seconds:.0f} s (the build reports the error)", file=sys.stderr)
+                continue
+            record = cache.add_nb_to_project(str(path), read_data={"type": "plugin", "name": "myst_nb_md"})
+            cache.cache_notebook_bundle(CacheBundleIn(nbformat.reads(text, as_version=4), record.uri,
+                                                      data={"execution_seconds": seconds}),
+                                        check_validity=False, overwrite=True)
+            print(f"  {path.stem}: executed in {seconds:.1f} s ({time.monotonic() - start:.0f} s elapsed)",
+                  file=sys.stderr, flush=True)
+    return failed
+
+
+def _longest_first(cache, paths: list[Path]) -> list[Path]:
+    """Order pages by their last recorded execution time, longest first (unknown ones first of all)."""
+    last = {}
+    for record in cache.list_cache_records():
+        if record.uri in map(str, paths):
+            last[record.uri] = max(last.get(record.uri, 0.0), record.data.get("execution_seconds", 0.0))
+    return sorted(paths, key=lambda p: -last.get(str(p), float("inf")))
