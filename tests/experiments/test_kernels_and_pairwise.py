@@ -60,3 +60,35 @@ def test_learned_bandwidth_needs_leave_one_out():
     assert len(path) == 300 and path[-1] == sigma_loo
     assert 0.05 < sigma_loo < 0.5
     assert sigma_self < sigma_loo / 10
+
+
+def test_row_cross_entropy_matches_torch():
+    S = np.random.default_rng(2).normal(size=(5, 5)) * 3
+    targets = pairwise.successor_targets(5)
+    expected = torch.nn.functional.cross_entropy(torch.from_numpy(S), torch.from_numpy(targets)).item()
+    assert pairwise.row_cross_entropy(S, targets) == pytest.approx(expected)
+
+
+def test_best_symmetric_scores_is_psd_and_certified_by_the_lower_bound():
+    targets = pairwise.successor_targets(6)
+    S, loss = pairwise.best_symmetric_scores(targets)
+    assert np.allclose(S, S.T) and np.linalg.eigvalsh(S).min() > -1e-9
+    assert loss == pytest.approx(pairwise.row_cross_entropy(S, targets))
+    assert pairwise.symmetric_lower_bound(S, targets) == pytest.approx(loss, abs=1e-6)
+    assert np.all(S.argmax(1) == np.arange(6))      # the best symmetric scores peak on the diagonal
+
+
+def test_trained_shared_model_reaches_the_best_symmetric_loss():
+    E = np.random.default_rng(5).normal(size=(6, 8))
+    targets = pairwise.successor_targets(6)
+    _, best = pairwise.best_symmetric_scores(targets)
+    _, losses = pairwise.train_pairwise_scores(E, targets, d_k=6, shared=True, steps=400)
+    assert losses[-1] == pytest.approx(best, abs=1e-3)
+
+
+def test_lower_bound_refuses_a_certificate_that_is_not_one():
+    targets = pairwise.successor_targets(6)
+    assert pairwise.symmetric_lower_bound(np.zeros((6, 6)), targets) == -np.inf   # uniform rows: P - Y not PSD
+    S = np.random.default_rng(0).normal(size=(6, 6))
+    S = S @ S.T
+    assert pairwise.symmetric_lower_bound(S, targets) <= pairwise.best_symmetric_scores(targets)[1] + 1e-9

@@ -10,11 +10,14 @@ through attention.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import inspect
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from torch import nn
+
+from . import training
 
 IGNORE = -100  # target value for positions with no symbol `offset` to the left
 
@@ -72,10 +75,16 @@ class TwoRelationModel(nn.Module):
 
 
 def train_relations(setup: RelationsSetup) -> tuple[TwoRelationModel, list[float]]:
-    """Train a TwoRelationModel with Adam; return the model (eval mode) and the loss after each step."""
+    """Return a TwoRelationModel trained with Adam (eval mode) and its loss after each step, cached on disk."""
     torch.manual_seed(setup.seed)
-    rng = np.random.default_rng(setup.seed)
     model = TwoRelationModel(setup)
+    code = "".join(inspect.getsource(f) for f in (make_batch, TwoRelationModel, _fit, train_relations))
+    return training.cached_training("relations", repr(asdict(setup)) + code, model, lambda: _fit(model, setup))
+
+
+def _fit(model: TwoRelationModel, setup: RelationsSetup) -> list[float]:
+    """Train `model` in place on fresh batches; return the loss after each step."""
+    rng = np.random.default_rng(setup.seed)
     opt = torch.optim.Adam(model.parameters(), lr=setup.lr)
     losses = []
     for _ in range(setup.steps):
@@ -87,15 +96,19 @@ def train_relations(setup: RelationsSetup) -> tuple[TwoRelationModel, list[float
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    return model.eval(), losses
+    return losses
 
 
 def without_head(model: TwoRelationModel, head: int) -> TwoRelationModel:
-    """Return a copy of `model` whose head `head` contributes nothing (its columns of W_o zeroed)."""
+    """Return a copy of `model` whose head `head` contributes nothing: its block of rows of W_o is zeroed.
+
+    In the course's convention out = concat(heads) @ W_o + b; torch stores W_o transposed as
+    out_proj.weight (out, in), so those rows of W_o are columns of out_proj.weight.
+    """
     ablated = copy.deepcopy(model)
     width = ablated.attn.embed_dim // ablated.attn.num_heads
     with torch.no_grad():
-        # out_proj computes concat(heads) @ W_o^T + b: head h only ever meets columns h*width:(h+1)*width.
+        # head i only ever meets rows i*width:(i+1)*width of W_o, i.e. those columns of out_proj.weight
         ablated.attn.out_proj.weight[:, head * width:(head + 1) * width] = 0.0
     return ablated.eval()
 
