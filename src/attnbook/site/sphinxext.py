@@ -10,11 +10,17 @@
   (`attnbook_language_switch`: {language: path from this edition's root to that edition's root}), and
   declares the page's language as a valid BCP 47 tag: Sphinx writes `lang="zh_CN"` (sphinx issue 10214).
 - In a translated edition, says so on the pages still being translated (`attnbook_in_translation`).
+- Lets translated messages paste glued results: Sphinx parses a translated paragraph as a new document
+  without its notebook, where MyST-NB's `{glue:text}`/`{glue}` roles find no glue data ("No key ... found");
+  there, the roles below paste from the page's own glue data (the same executed cells) instead.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from myst_nb.ext.glue.domain import NbGlueDomain
+from myst_nb.ext.glue.roles import PasteRoleAny, PasteTextRole
 
 from ..i18n import translate
 from ..translations.catalogues import page_of
@@ -83,8 +89,36 @@ def _repair_html(app, exception) -> None:
             page.write_text(repaired, encoding="utf-8")
 
 
+def _own_page(role) -> str | None:
+    """Return `/<source path>` of the page when `role` runs in a translated message, else None."""
+    if "nb_renderer" in role.document or "::" in role.text:
+        return None
+    env = role.document.settings.env
+    return "/" + str(env.doc2path(env.docname, False))
+
+
+class TranslatedPasteAny(PasteRoleAny):
+    def run(self):
+        if page := _own_page(self):
+            self.text = f"{page}::{self.text}"
+        return super().run()
+
+
+class TranslatedPasteText(PasteTextRole):
+    def run(self):
+        if page := _own_page(self):
+            key, _, spec = self.text.partition(":")
+            self.text = f"{page}::{key}:{spec or 's'}"
+        return super().run()
+
+
+class GlueDomain(NbGlueDomain):
+    roles = {**NbGlueDomain.roles, "": TranslatedPasteAny(), "any": TranslatedPasteAny(), "text": TranslatedPasteText()}
+
+
 def setup(app) -> dict:
     """Register the configuration values and the page-context and build-finished hooks."""
+    app.add_domain(GlueDomain, override=True)
     app.add_config_value("attnbook_language_switch", {}, "html", dict)
     app.add_config_value("attnbook_in_translation", [], "html", list)
     app.connect("config-inited", _configure)
@@ -92,3 +126,4 @@ def setup(app) -> dict:
     app.connect("html-page-context", _languages)
     app.connect("build-finished", _repair_html)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
