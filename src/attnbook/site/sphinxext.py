@@ -47,8 +47,7 @@ def _configure(app, config) -> None:
     config.templates_path.append(str(TEMPLATES))
     options = config.html_theme_options
     options["article_header_end"] = ["article-header-buttons.html", "language-switch.html"]
-    if "search_bar_text" in options:
-        options["search_bar_text"] = translate(options["search_bar_text"], _language(app))
+    options["search_bar_text"] = translate("Search this book...", _language(app))
 
 
 def _drop_thebe(app, pagename, templatename, context, doctree) -> None:

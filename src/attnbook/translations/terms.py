@@ -56,19 +56,19 @@ def _matcher(term: Term) -> re.Pattern:
 
 def missing_terms(msgid: str, msgstr: str, terms: list[Term]) -> list[Term]:
     """Return the checked terms that the English message uses and its translation does not render with
-    the term base's Chinese (each span of the English is claimed by the longest term that covers it)."""
+    the term base's Chinese (each span of the English is claimed by the longest checked term covering it)."""
     _, english = markup(msgid)
     english = " ".join(word for word in english.split() if not CODE_LIKE.search(word.strip(EDGE_PUNCTUATION)))
     chinese = CODE.sub(" ", MATH.sub(" ", msgstr)).lower()
     claimed: list[tuple[int, int]] = []
     missing = []
-    for term in terms:
+    for term in filter(lambda term: term.checked, terms):
         for match in _matcher(term).finditer(english):
             span = match.span()
             if any(span[0] < end and start < span[1] for start, end in claimed):
                 continue
             claimed.append(span)
-            if term.checked and not any(r.lower() in chinese for r in term.renderings) and term not in missing:
+            if not any(r.lower() in chinese for r in term.renderings) and term not in missing:
                 missing.append(term)
     return missing
 
