@@ -61,17 +61,24 @@ def _write_config(config: dict, path: Path) -> Path:
     return path
 
 
-def _mirror(root: Path, out: Path, config: dict, notebooks: dict[str, str]) -> Path:
-    """Mirror the book under `out` with other exercise pages (`notebooks[name]`: the notebook's JSON text)
-    and another configuration; return the mirror's root."""
+def _mirror(root: Path, out: Path, config: dict, notebooks: dict[str, str | Path], captions: dict[str, str]) -> Path:
+    """Mirror the book under `out` with other exercise pages (`notebooks[name]`: the notebook's JSON text, or
+    a notebook file, copied with its time stamp so that Sphinx reads it again only when it changed), another
+    configuration and the table of contents' part captions replaced by `captions`; return the mirror's root."""
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(root / "book", out / "book", ignore=shutil.ignore_patterns("_extra"))
-    shutil.copy2(root / "_toc.yml", out / "_toc.yml")
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    for part in toc.get("parts", []):
+        part["caption"] = captions.get(part["caption"], part["caption"])
+    _write_text(out / "_toc.yml", yaml.safe_dump(toc, sort_keys=False, allow_unicode=True))
     config["sphinx"]["config"]["html_extra_path"] = [str(root / "book" / "_extra")]
-    for name, text in notebooks.items():
+    for name, notebook in notebooks.items():
         target = out / "notebooks" / name / f"{name}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        if isinstance(notebook, Path):
+            shutil.copy2(notebook, target)
+        else:
+            target.write_text(notebook, encoding="utf-8")
     _write_config(config, out / "_config.yml")
     return out
 
@@ -92,12 +99,13 @@ def instructor_sources(root: Path) -> Path:
     config = book_config(root)
     config["title"] += " (instructor edition)"
     config["sphinx"]["config"]["attnbook_language_switch"] = {}  # English only
-    return _mirror(root, root / INSTRUCTOR_SOURCES, config, notebooks)
+    return _mirror(root, root / INSTRUCTOR_SOURCES, config, notebooks, {})
 
 
 def chinese_sources(root: Path) -> Path:
     """Mirror the book under `_build/zh_CN/source` for the Chinese edition: the Chinese student notebooks as
-    exercise pages, every other page translated by Sphinx from `locales/`; return the mirror's root."""
+    exercise pages, every other page translated by Sphinx from `locales/`; return the mirror's root. The
+    title and the part captions (inserted after Sphinx translates the root page) come from its catalogue."""
     config = book_config(root)
     intro = catalogues.translations(catalogues.course_locales(root) / "book" / "intro.po")
     config["title"] = intro.get(config["title"], config["title"])
@@ -106,8 +114,8 @@ def chinese_sources(root: Path) -> Path:
     config["sphinx"]["config"].update(
         language=CHINESE, locale_dirs=[str(root / "locales")], html_search_options={"dict": str(dictionary)},
         attnbook_language_switch={"en": ".."}, attnbook_in_translation=catalogues.in_translation(root))
-    notebooks = {p.parent.name: p.read_text(encoding="utf-8") for p in sorted((root / "notebooks" / CHINESE).glob("*/*.ipynb"))}
-    return _mirror(root, root / "_build" / CHINESE / "source", config, notebooks)
+    notebooks: dict[str, str | Path] = {p.parent.name: p for p in sorted((root / "notebooks" / CHINESE).glob("*/*.ipynb"))}
+    return _mirror(root, root / "_build" / CHINESE / "source", config, notebooks, intro)
 
 
 def _write_text(path: Path, text: str) -> Path:
