@@ -40,8 +40,8 @@ def markdown_units(source: str) -> list[tuple[int, int, str, str]]:
         if inline.type != "inline":
             continue
         if opening.type not in ("paragraph_open", "heading_open"):
-            raise ValueError(f"markdown {opening.type.removesuffix('_open')} cells cannot be translated yet: "
-                             f"write it as paragraphs or a list ({inline.content[:40]!r})")
+            raise ValueError(f"notebook markdown with tables (or other {opening.type.removesuffix('_open')} "
+                             f"elements) cannot be translated yet: use paragraphs or lists ({inline.content[:40]!r})")
         start, end = inline.map
         first = inline.content.split("\n")[0]
         units.append((start, end, lines[start][:lines[start].index(first)], normal(inline.content)))
