@@ -10,6 +10,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .i18n import LANGUAGES
+
 
 def _course_root(path: str) -> Path:
     root = Path(path).resolve()
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--edition", choices=["student", "instructor"], default="student",
                    help="instructor: reference solutions behind toggles, built into _instructor/_build/html")
     p.add_argument("--out", help="output folder (default: <course>/_build, or <course>/_instructor/_build)")
-    p.add_argument("--language", choices=["en", "zh_CN"],
+    p.add_argument("--language", choices=LANGUAGES,
                    help="build only this language (default: English in _build/html, Chinese in _build/html/zh_CN)")
     p.set_defaults(func=cmd_build)
 

@@ -43,9 +43,8 @@ def catalogue_path(lang: str) -> Path:
     return CATALOGUES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@functools.cache
-def _messages(lang: str) -> dict[str, str]:
-    path = catalogue_path(lang)
+def read_translations(path: Path) -> dict[str, str]:
+    """Return {English: translation} for the finished (non-empty, non-fuzzy) entries of a catalogue file."""
     if not path.is_file():
         return {}
     from babel.messages.pofile import read_po
@@ -53,6 +52,11 @@ def _messages(lang: str) -> dict[str, str]:
     with path.open("rb") as f:
         catalogue = read_po(f)
     return {m.id: m.string for m in catalogue if m.id and m.string and not m.fuzzy}
+
+
+@functools.cache
+def _messages(lang: str) -> dict[str, str]:
+    return read_translations(catalogue_path(lang))
 
 
 def translate(template: str, lang: str | None = None) -> str:

@@ -36,16 +36,17 @@ def package_catalogue(root: Path) -> Path:
     return root / "src" / "attnbook" / i18n.catalogue_path(LANGUAGE).relative_to(i18n.CATALOGUES.parent)
 
 
+def all_catalogues(root: Path) -> list[Path]:
+    """Return every catalogue of the translated language: the book's pages and notebooks, then the package's."""
+    return sorted(course_locales(root).rglob("*.po")) + [package_catalogue(root)]
+
+
 def read(path: Path) -> Catalog:
     """Return the catalogue (or template) at `path`."""
     return load_po(str(path))
 
 
-def translations(path: Path) -> dict[str, str]:
-    """Return {English: translation} for the finished (non-empty, non-fuzzy) entries of a catalogue."""
-    if not path.is_file():
-        return {}
-    return {m.id: m.string for m in read(path) if m.id and m.string and not m.fuzzy}
+translations = i18n.read_translations
 
 
 def _role_target(match: re.Match) -> str:
@@ -151,7 +152,7 @@ def page_status(root: Path) -> dict[str, PageStatus]:
     message counts for every page that uses it (a visible-test hint for its notebook's page)."""
     pages: dict[str, PageStatus] = {}
     folder = course_locales(root)
-    for path in sorted(folder.rglob("*.po")) + [package_catalogue(root)]:
+    for path in all_catalogues(root):
         in_package = path == package_catalogue(root)
         for m in read(path):
             if not m.id:

@@ -52,26 +52,25 @@ def update(root: Path, assignments: list[str]) -> list[str]:
     return changed
 
 
-def report(root: Path) -> list[str]:
-    """Return one line per page: entries, untranslated, fuzzy, markup and term-base problems."""
-    listed = set(catalogues.in_translation(root))
+def problems(root: Path) -> list[str]:
+    """Return every finished entry that changed math, code, references, numbers or format fields, or that
+    renders an English term without the term base's Chinese."""
     term_base = terms.load(root)
+    found = []
+    for path in catalogues.all_catalogues(root):
+        for msgid, msgstr in catalogues.translations(path).items():
+            found += [f"{path.name}: {msgid[:60]!r}: {p}" for p in catalogues.markup_problems(msgid, msgstr)]
+            found += [f"{path.name}: {msgid[:60]!r}: uses {term.english[0]!r} without {term.chinese!r}"
+                      for term in terms.missing_terms(msgid, msgstr, term_base)]
+    return found
+
+
+def report(root: Path) -> list[str]:
+    """Return one line per page (entries, untranslated, fuzzy), then every problem of finished entries."""
+    listed = set(catalogues.in_translation(root))
     lines = []
-    problems = _problems(root, term_base)
     for page, status in sorted(catalogues.page_status(root).items()):
         state = "in translation" if page in listed else "done" if status.finished else "NOT DONE"
         lines.append(f"{page:38} {status.total:4} entries, {len(status.untranslated):4} untranslated, "
                      f"{len(status.fuzzy):3} fuzzy  [{state}]")
-    return lines + problems
-
-
-def _problems(root: Path, term_base: list[terms.Term]) -> list[str]:
-    found = []
-    sources = sorted(catalogues.course_locales(root).rglob("*.po")) + [catalogues.package_catalogue(root)]
-    for path in sources:
-        for msgid, msgstr in catalogues.translations(path).items():
-            for problem in catalogues.markup_problems(msgid, msgstr):
-                found.append(f"{path.name}: {msgid[:60]!r}: {problem}")
-            for term in terms.missing_terms(msgid, msgstr, term_base):
-                found.append(f"{path.name}: {msgid[:60]!r}: uses {'/'.join(term.english)} without {term.chinese}")
-    return found
+    return lines + problems(root)
