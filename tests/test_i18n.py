@@ -60,4 +60,4 @@ def test_an_installed_package_carries_its_catalogue_and_site_templates(tmp_path)
                     "--wheel-dir", str(tmp_path), str(project)], check=True)
     names = zipfile.ZipFile(next(tmp_path.glob("attnbook-*.whl"))).namelist()
     assert "attnbook/locales/zh_CN/LC_MESSAGES/attnbook.po" in names
-    assert "attnbook/site/templates/language-switch.html" in names
+    assert {"attnbook/site/templates/language-switch.html", "attnbook/site/static/attnbook.css"} <= set(names)

@@ -26,6 +26,7 @@ from ..i18n import translate
 from ..translations.catalogues import page_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
 LANGUAGE_NAMES = {"en": ("English", "en", "Read this page in English"),
                   "zh_CN": ("中文", "zh-CN", "阅读本页的中文版")}  # each in its own language
 SECTION_TOGGLE = '<summary><span class="toctree-toggle" role="presentation">'
@@ -45,6 +46,7 @@ def _language(app) -> str:
 
 def _configure(app, config) -> None:
     config.templates_path.append(str(TEMPLATES))
+    config.html_static_path.append(str(STATIC))
     options = config.html_theme_options
     options["article_header_end"] = ["article-header-buttons.html", "language-switch.html"]
     options["search_bar_text"] = translate("Search this book...", _language(app))
@@ -121,6 +123,7 @@ def setup(app) -> dict:
     app.add_config_value("attnbook_language_switch", {}, "html", dict)
     app.add_config_value("attnbook_in_translation", [], "html", list)
     app.connect("config-inited", _configure)
+    app.add_css_file("attnbook.css")
     app.connect("html-page-context", _drop_thebe, priority=900)
     app.connect("html-page-context", _languages)
     app.connect("build-finished", _repair_html)
