@@ -1,12 +1,13 @@
 SHELL := /bin/bash
-# The two commands of the README: `make book` builds the website, `make test` runs every test.
+# The two commands of the README: `make book` builds the website (English and Chinese), `make test` runs
+# every test. `make translations` updates the Chinese catalogues after an English edit.
 # Both create the virtual environment .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test release samples clean
+.PHONY: book test release translations samples clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,9 @@ test: $(STAMP)
 
 release: $(STAMP)
 	$(BIN)/attnbook release
+
+translations: $(STAMP)
+	$(BIN)/attnbook translations
 
 samples: $(STAMP)
 	$(BIN)/python autograde/make_samples.py

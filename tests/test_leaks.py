@@ -1,5 +1,5 @@
-"""Nothing a student receives (notebooks/, the website, the installed package) holds a reference solution
-or a hidden check."""
+"""Nothing a student receives (notebooks/ in both languages, the website in both editions, the installed
+package and its message catalogue) holds a reference solution or a hidden check."""
 
 from __future__ import annotations
 
@@ -60,7 +60,8 @@ def _ipynb_text(path: Path) -> str:
 
 def student_texts(site: Path | None) -> dict[str, str]:
     """Return the normalised text of every file a student receives, by path."""
-    files = list((ROOT / "notebooks").rglob("*.ipynb")) + list((ROOT / "src" / "attnbook").rglob("*.py"))
+    package = ROOT / "src" / "attnbook"
+    files = list((ROOT / "notebooks").rglob("*.ipynb")) + list(package.rglob("*.py")) + list(package.rglob("*.po"))
     if site:
         files += [p for p in site.rglob("*") if p.suffix in {".html", ".ipynb", ".md", ".txt", ".js"}
                   and "mathjax" not in p.parts]

@@ -1,4 +1,4 @@
-"""Command line: `attnbook build | release | autograde | report`."""
+"""Command line: `attnbook build | release | translations | autograde | report`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from .i18n import LANGUAGES
 
 
 def _course_root(path: str) -> Path:
@@ -26,22 +28,37 @@ def assignments(root: Path) -> list[str]:
 def cmd_build(args: argparse.Namespace) -> int:
     from .site.build import build
 
-    return build(Path(args.course).resolve(), args.edition, Path(args.out).resolve() if args.out else None)
+    return build(Path(args.course).resolve(), args.edition, Path(args.out).resolve() if args.out else None,
+                 args.language)
 
 
 def release(root: Path, names: list[str]) -> None:
-    """Generate `notebooks/<a>/<a>.ipynb` (student version) from `solutions/` with nbgrader."""
+    """Generate `notebooks/<a>/<a>.ipynb` (student version) from `solutions/` with nbgrader, and its
+    Chinese version `notebooks/zh_CN/<a>/<a>.ipynb` from it and the notebook's catalogue."""
+    from .translations.update import write_notebooks
+
     nbgrader = str(Path(sys.executable).parent / "nbgrader")
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
             print(f"releasing {name}", file=sys.stderr)
             subprocess.run([nbgrader, "generate_assignment", name, "--force", "--log-level=WARN",
                             f"--db=sqlite:///{tmp}/gradebook.db"], cwd=root / "autograde", check=True)
+    write_notebooks(root, names)
 
 
 def cmd_release(args: argparse.Namespace) -> int:
     root = _course_root(args.course)
     release(root, args.assignments or assignments(root))
+    return 0
+
+
+def cmd_translations(args: argparse.Namespace) -> int:
+    from .translations.update import report, update
+
+    root = _course_root(args.course)
+    for path in update(root, assignments(root)):
+        print(f"updated {path}", file=sys.stderr)
+    print("\n".join(report(root)))
     return 0
 
 
@@ -126,12 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--edition", choices=["student", "instructor"], default="student",
                    help="instructor: reference solutions behind toggles, built into _instructor/_build/html")
     p.add_argument("--out", help="output folder (default: <course>/_build, or <course>/_instructor/_build)")
+    p.add_argument("--language", choices=LANGUAGES,
+                   help="build only this language (default: English in _build/html, Chinese in _build/html/zh_CN)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("release", help="generate student notebooks in notebooks/ from solutions/")
     p.add_argument("assignments", nargs="*", help="assignment names (default: all)")
     p.add_argument("--course", default=".")
     p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("translations", help="after an English edit: re-extract messages, update the catalogues "
+                       "in locales/ and src/attnbook/locales/, rewrite notebooks/zh_CN/, report what is left")
+    p.add_argument("--course", default=".")
+    p.set_defaults(func=cmd_translations)
 
     p = sub.add_parser("autograde", help="grade <submitted>/<student>/<assignment>/<assignment>.ipynb")
     p.add_argument("submitted", help="folder with one sub-folder per student")

@@ -203,7 +203,8 @@ def test_pages_have_no_serious_accessibility_violations(built_site, server, brow
 
     axe = (npm_package(root, "axe-core@4.10.3") / "axe.min.js").read_text(encoding="utf-8")
     problems = []
-    for path in ["book/intro.html", "book/glossary.html", "book/bibliography.html"] + \
+    for path in ["book/intro.html", "book/glossary.html", "book/bibliography.html", "zh_CN/book/intro.html",
+                 "zh_CN/book/glossary.html"] + \
             [f"book/{c}.html" for c in chapters(built_site)] + [f"notebooks/{c}/{c}.html" for c in chapters(built_site)]:
         visit = Visit(browser, server, path)
         visit.page.add_script_tag(content=axe)
