@@ -29,10 +29,9 @@ def reversal_pairs(sequences: list[list[int]]) -> list[tuple[list[int], list[int
 def pad_batch(seqs: list[list[int]], prefix: list[int] = (), suffix: list[int] = ()) -> torch.Tensor:
     """Return a (B, T) long tensor of `prefix + seq + suffix`, right-padded with PAD."""
     rows = [list(prefix) + list(s) + list(suffix) for s in seqs]
-    width = max(len(r) for r in rows)
-    out = torch.full((len(rows), width), PAD, dtype=torch.long)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.tensor(r, dtype=torch.long)
+    lengths = torch.tensor([len(r) for r in rows])
+    out = torch.full((len(rows), int(lengths.max())), PAD, dtype=torch.long)
+    out[torch.arange(out.shape[1]) < lengths[:, None]] = torch.tensor([t for r in rows for t in r], dtype=torch.long)
     return out
 
 

@@ -33,36 +33,49 @@ class Seq2Seq(nn.Module):
         H, _ = nn.utils.rnn.pad_packed_sequence(H, batch_first=True, total_length=src.shape[1])
         return H, c[0], real
 
-    def step(self, prev: torch.Tensor, s: torch.Tensor, H: torch.Tensor, c: torch.Tensor,
-             real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Run one decoder step; return (logits (B, V), new state (B, d_h), attention weights or None)."""
+    def step(self, prev: torch.Tensor, s: torch.Tensor, H: torch.Tensor, c: torch.Tensor, real: torch.Tensor,
+             H_proj: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Run one decoder step; return (logits (B, V), new state (B, d_h), attention weights (B, S) or None).
+
+        `H_proj` is `align_h(H)` (B, S, d_h), computed here unless the caller passes it once for all steps.
+        """
+        s, readout, alpha = self._advance(self.embed(prev), s, H, c, real, H_proj)
+        return self.out(readout), s, alpha
+
+    def _advance(self, emb: torch.Tensor, s: torch.Tensor, H: torch.Tensor, c: torch.Tensor, real: torch.Tensor,
+                 H_proj: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Update the decoder state from the previous token's embedding; return (s, [s, context], alpha)."""
         if self.attention:
-            e = self.align_v(torch.tanh(self.align_s(s)[:, None] + self.align_h(H)))[..., 0]
+            H_proj = self.align_h(H) if H_proj is None else H_proj
+            e = self.align_v(torch.tanh(self.align_s(s)[:, None] + H_proj))[..., 0]
             alpha = torch.softmax(e.masked_fill(~real, float("-inf")), dim=-1)   # (B, S)
-            context = (alpha[..., None] * H).sum(1)                              # (B, d_h)
+            context = torch.bmm(alpha[:, None], H)[:, 0]                        # (B, d_h)
         else:
             context, alpha = c, None
-        s = self.decoder(torch.cat([self.embed(prev), context], dim=-1), s)
-        return self.out(torch.cat([s, context], dim=-1)), s, alpha
+        s = self.decoder(torch.cat([emb, context], dim=-1), s)
+        return s, torch.cat([s, context], dim=-1), alpha
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Return teacher-forced logits (B, T, V) for decoder inputs `tgt_in` (B, T)."""
         H, c, real = self.encode(src)
-        s, logits = c, []
+        H_proj = self.align_h(H) if self.attention else None
+        emb = self.embed(tgt_in)
+        s, readouts = c, []
         for t in range(tgt_in.shape[1]):
-            step_logits, s, _ = self.step(tgt_in[:, t], s, H, c, real)
-            logits.append(step_logits)
-        return torch.stack(logits, dim=1)
+            s, readout, _ = self._advance(emb[:, t], s, H, c, real, H_proj)
+            readouts.append(readout)
+        return self.out(torch.stack(readouts, dim=1))
 
     @torch.no_grad()
     def generate(self, src: torch.Tensor, max_len: int) -> tuple[list[list[int]], torch.Tensor | None]:
         """Greedy-decode each source; return token lists (EOS excluded) and weights (B, max_len, S) or None."""
         H, c, real = self.encode(src)
+        H_proj = self.align_h(H) if self.attention else None
         s = c
         prev = torch.full((src.shape[0],), BOS, dtype=torch.long)
         tokens, weights = [], []
         for _ in range(max_len):
-            logits, s, alpha = self.step(prev, s, H, c, real)
+            logits, s, alpha = self.step(prev, s, H, c, real, H_proj)
             prev = logits.argmax(-1)
             tokens.append(prev)
             if alpha is not None:

@@ -7,7 +7,7 @@ import inspect
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -56,9 +56,10 @@ def cached_training(name: str, key: str, model: nn.Module, train: Callable[[], l
     return model.eval(), losses
 
 
-def fit_reversal(model: nn.Module, setup: ReversalSetup, rng: np.random.Generator, lr: float,
-                 lr_factor: Callable[[int], float] | None = None) -> list[float]:
-    """Train any reversal model (`model(src, tgt_in) -> logits (B, T, V)`) in place on batches drawn from `rng`.
+def fit(model: nn.Module, batches: Iterable[dict[str, torch.Tensor]], lr: float,
+        lr_factor: Callable[[int], float] | None = None) -> list[float]:
+    """Train a seq2seq model (`model(src, tgt_in) -> logits (B, T, V)`) in place, one step per batch of `batches`
+    (dicts from `data.make_batch`).
 
     Adam at `lr` (times `lr_factor(step)` when given), gradients clipped to norm 1; returns the loss per step.
     """
@@ -67,9 +68,7 @@ def fit_reversal(model: nn.Module, setup: ReversalSetup, rng: np.random.Generato
     loss_fn = nn.CrossEntropyLoss(ignore_index=PAD)
     losses = []
     model.train()
-    for _ in range(setup.steps):
-        seqs = data.random_sequences(rng, setup.batch_size, setup.min_len, setup.max_len, setup.num_symbols)
-        batch = data.make_batch(data.reversal_pairs(seqs))
+    for batch in batches:
         logits = model(batch["src"], batch["tgt_in"])
         loss = loss_fn(logits.reshape(-1, logits.shape[-1]), batch["tgt_out"].reshape(-1))
         opt.zero_grad()
@@ -82,12 +81,23 @@ def fit_reversal(model: nn.Module, setup: ReversalSetup, rng: np.random.Generato
     return losses
 
 
+def fit_reversal(model: nn.Module, setup: ReversalSetup, rng: np.random.Generator, lr: float,
+                 lr_factor: Callable[[int], float] | None = None) -> list[float]:
+    """Train any reversal model in place with `fit`, for `setup.steps` batches of random sequences drawn from `rng`."""
+    def batches() -> Iterator[dict[str, torch.Tensor]]:
+        for _ in range(setup.steps):
+            seqs = data.random_sequences(rng, setup.batch_size, setup.min_len, setup.max_len, setup.num_symbols)
+            yield data.make_batch(data.reversal_pairs(seqs))
+
+    return fit(model, batches(), lr, lr_factor)
+
+
 def trained_reversal_model(setup: ReversalSetup, attention: bool) -> tuple[models.Seq2Seq, list[float]]:
     """Return a Seq2Seq trained on sequence reversal and its loss per step, cached on disk."""
     rng = seed_everything(setup.seed)
     model = models.Seq2Seq(data.vocab_size(setup.num_symbols), setup.emb_dim, setup.hidden, attention)
-    code = "".join(inspect.getsource(m) for m in (models, data)) + inspect.getsource(fit_reversal) \
-        + inspect.getsource(trained_reversal_model)
+    code = "".join(inspect.getsource(m) for m in (models, data)) + inspect.getsource(fit) \
+        + inspect.getsource(fit_reversal) + inspect.getsource(trained_reversal_model)
     return cached_training("seq2seq-attn" if attention else "seq2seq", repr(asdict(setup)) + code, model,
                            lambda: fit_reversal(model, setup, rng, setup.lr))
 
