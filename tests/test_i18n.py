@@ -24,6 +24,16 @@ def test_templates_are_translated_and_filled_in():
     assert i18n.current() == "en"
 
 
+def test_glued_english_is_rendered_again_in_chinese_from_the_template_that_made_it():
+    zh = "zh_CN"
+    assert i18n.retranslate("83 % ± 4 % (s.e., 3 seeds)", zh) == "83 % ± 4 %（标准误，3 个种子）"
+    assert i18n.retranslate("1.27 ± 0.04 (s.e., 3 seeds; from 1.19 to 1.32)", zh) == \
+        "1.27 ± 0.04（标准误，3 个种子；范围 1.19 至 1.32）"  # the longer template wins over "{low} to {high}"
+    assert i18n.retranslate("252 and 433", zh) == "252 和 433" and i18n.retranslate("yes", zh) == "是"
+    assert i18n.retranslate("4.2 ms", zh) == "4.2 ms"  # no template made it: joiners like "{message} {hint}" do not count
+    assert i18n.retranslate("83 % ± 4 % (s.e., 3 seeds)", "en") == "83 % ± 4 % (s.e., 3 seeds)"
+
+
 def test_use_language_sets_the_whole_process_and_language_blocks_override_it():
     try:
         i18n.use_language("zh_CN")

@@ -109,6 +109,23 @@ def test_markup_check_catches_what_a_translation_must_not_change():
         ["missing '{got}'", "added '{gotten}'"]
 
 
+def test_display_equations_are_never_translated(tmp_path):
+    """Sphinx would put a translated display equation into a reST literal block, which MyST renders as
+    `\\[::\\]`: such entries keep their English (LaTeX) text, whatever a translator wrote."""
+    from babel.messages.catalog import Catalog
+
+    equation = "\nE = mc^2 \\quad \\text{energy}\n"
+    template = Catalog(locale="zh_CN")
+    template.add(equation)
+    translated = Catalog(locale="zh_CN")
+    translated.add(equation, "\nE = mc^2 \\quad \\text{能量}\n")
+    path = tmp_path / "page.po"
+    catalogues.dump_po(str(path), translated)
+    catalogues.merge(template, path)
+    assert catalogues.is_display_math(equation) and not catalogues.is_display_math("A paragraph.")
+    assert catalogues.read(path).get(equation).string == equation
+
+
 def test_messages_without_prose_need_no_translation():
     for text in ("$x_t$", "$d_h$; $T \\times d_h$", "acc[2]", "greedy_decode(counting_step, ...)", "{message} {hint}"):
         assert not catalogues.has_words(text), text

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -63,6 +64,39 @@ def translate(template: str, lang: str | None = None) -> str:
     """Return `template` in `lang` (default: the current language); English where no translation exists."""
     lang = _checked(lang or current())
     return template if lang == "en" else _messages(lang).get(template, template)
+
+
+_FIELD = re.compile(r"\{(\w+)(?:[!:][^{}]*)?\}")
+
+
+@functools.cache
+def _patterns(lang: str) -> list[tuple[re.Pattern, str]]:
+    """Return (regex matching what an English template produces, translated template) for every finished
+    template with fields and some words of its own, most literal text first (the most specific wins)."""
+    patterns = []
+    for english, translated in _messages(lang).items():
+        parts = _FIELD.split(english)  # literal, field name, literal, field name, ...
+        names = parts[1::2]
+        if not names or len(set(names)) != len(names) or not re.search("[A-Za-z]", "".join(parts[::2])):
+            continue  # no fields, a repeated field, or a mere joiner such as "{message} {hint}"
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        patterns.append((len("".join(parts[::2])), re.compile(regex + r"\Z", re.S), translated))
+    return [(regex, translated) for _, regex, translated in sorted(patterns, key=lambda p: -p[0])]
+
+
+def retranslate(text: str, lang: str | None = None) -> str:
+    """Return English `text` that `t` produced (in a chapter executed in English, say) as `t` would have
+    produced it in `lang`, with the same field values; `text` itself when no template produced it."""
+    lang = _checked(lang or current())
+    if lang == "en":
+        return text
+    if text in _messages(lang):
+        return _messages(lang)[text]
+    for regex, translated in _patterns(lang):
+        if match := regex.match(text):
+            values = {name: retranslate(value, lang) for name, value in match.groupdict().items()}
+            return _FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), translated)
+    return text
 
 
 def t(template: str, /, **fields: object) -> str:

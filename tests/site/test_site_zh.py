@@ -124,6 +124,23 @@ def test_no_english_paragraph_is_left_untranslated(docname, server, browser):
     assert han > latin, f"{docname}: {han} Han characters but {latin} Latin letters in the body text"
 
 
+def test_glued_results_on_chinese_pages_carry_no_english_words(built_site):
+    """Results glued from the executed (English) chapters are re-rendered from the `i18n.t` template that made
+    them ("83 % ± 4 % (s.e., 3 seeds)" -> "83 % ± 4 %（标准误，3 个种子）"): none may bring English into a
+    Chinese sentence. Units, nan and inf are not words."""
+    allowed = {"ms", "nan", "inf", "MiB", "GiB", "KiB", "µs", "ns"}
+    english = []
+    for docname in toc_pages():
+        if catalogues.page_of(docname) in IN_TRANSLATION or not docname.startswith("book/"):
+            continue
+        text = (built_site / ZH / f"{docname}.html").read_text(encoding="utf-8")
+        for value in re.findall(r'<span class="pasted-text">(.*?)</span>', text, re.S):
+            words = set(re.findall(r"[A-Za-z]{2,}", re.sub(r"<[^>]+>", "", value))) - allowed
+            if words:
+                english.append(f"{docname}: {value!r}")
+    assert not english, "glued values with English words (wrap them in attnbook.i18n.t):\n" + "\n".join(english)
+
+
 @pytest.mark.parametrize("page,term", search_terms())
 def test_chinese_search_finds_a_term_on_each_page(page, term, server, browser):
     skip_if_in_translation(page)

@@ -10,6 +10,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence, TypeVar
 
+from ..i18n import t
+
 T = TypeVar("T")
 
 SEEDS = (0, 1, 2)  # every trained comparison in the book runs over these seeds
@@ -55,10 +57,11 @@ class Spread:
 
     def percent(self) -> str:
         """Return e.g. '83 % ± 4 % (s.e., 3 seeds)' for a fraction in [0, 1]."""
-        return f"{100 * self.mean:.0f} % ± {100 * self.sem:.0f} % (s.e., {self.n} seeds)"
+        return t("{mean} % ± {sem} % (s.e., {n} seeds)", mean=f"{100 * self.mean:.0f}", sem=f"{100 * self.sem:.0f}",
+                 n=self.n)
 
     def __str__(self) -> str:
-        return f"{self.mean:.3g} ± {self.sem:.2g} (s.e., {self.n} seeds)"
+        return t("{mean} ± {sem} (s.e., {n} seeds)", mean=f"{self.mean:.3g}", sem=f"{self.sem:.2g}", n=self.n)
 
 
 def spread(values: Sequence[float]) -> Spread:

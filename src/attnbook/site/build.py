@@ -8,6 +8,7 @@ shares the English build's execution cache, so no chapter is executed twice.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -114,7 +115,9 @@ def chinese_sources(root: Path) -> Path:
     dictionary = _write_text(root / "_build" / CHINESE / "jieba_terms.txt", "".join(f"{w}\n" for w in words))
     config["sphinx"]["config"].update(
         language=CHINESE, locale_dirs=[str(root / "locales")], html_search_options={"dict": str(dictionary)},
-        attnbook_language_switch={"en": ".."}, attnbook_in_translation=catalogues.in_translation(root))
+        attnbook_language_switch={"en": ".."}, attnbook_in_translation=catalogues.in_translation(root),
+        # glued values are re-rendered from the package's messages: a new translation there re-reads every page
+        attnbook_messages=hashlib.sha256(catalogues.package_catalogue(root).read_bytes()).hexdigest())
     notebooks: dict[str, str | Path] = {p.parent.name: p for p in sorted((root / "notebooks" / CHINESE).glob("*/*.ipynb"))}
     return _mirror(root, root / "_build" / CHINESE / "source", config, notebooks, intro)
 
@@ -164,8 +167,9 @@ def build(root: Path, edition: str = "student", out: Path | None = None, languag
 
 
 def extract_messages(root: Path) -> Path:
-    """Run Sphinx's gettext builder over the English book (execution cache shared, so nothing runs
-    again); return the folder of the templates it wrote, one `.pot` per page."""
+    """Run Sphinx's gettext builder over the English book (execution cache shared, stale chapters run
+    first on every core); return the folder of the templates it wrote, one `.pot` per page."""
+    execute_stale(sorted((root / "book").glob("*.md")), root / "_build" / ".jupyter_cache")
     work = root / "_build" / "gettext"
     config = _write_config(book_config(root), work / "_config.yml")
     code = _jupyter_book(root, work, "--config", str(config), "--builder", "custom", "--custom-builder", "gettext")

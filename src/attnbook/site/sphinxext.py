@@ -12,17 +12,20 @@
 - In a translated edition, says so on the pages still being translated (`attnbook_in_translation`).
 - Lets translated messages paste glued results: Sphinx parses a translated paragraph as a new document
   without its notebook, where MyST-NB's `{glue:text}`/`{glue}` roles find no glue data ("No key ... found");
-  there, the roles below paste from the page's own glue data (the same executed cells) instead.
+  there, the roles below paste from the page's own glue data (the same executed cells) instead. Glued
+  text that `attnbook.i18n.t` produced in English is re-rendered in the edition's language.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from docutils import nodes
 from myst_nb.ext.glue.domain import NbGlueDomain
 from myst_nb.ext.glue.roles import PasteRoleAny, PasteTextRole
+from sphinx.transforms.post_transforms import SphinxPostTransform
 
-from ..i18n import translate
+from ..i18n import retranslate, translate
 from ..translations.catalogues import page_of
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -98,6 +101,23 @@ def _own_page(role) -> str | None:
     return "/" + str(env.doc2path(env.docname, False))
 
 
+class GluedTextInLanguage(SphinxPostTransform):
+    """Re-render glued text that `i18n.t` produced while the chapter ran in English in the edition's
+    language (e.g. "83 % ± 4 % (s.e., 3 seeds)" -> "83 % ± 4 %（标准误，3 个种子）"); runs after MyST-NB has
+    resolved the glue references of translated paragraphs."""
+
+    default_priority = 1000
+
+    def run(self, **kwargs) -> None:
+        lang = self.config.language
+        if lang not in LANGUAGE_NAMES or lang == "en":
+            return
+        for node in list(self.document.findall(nodes.inline)):
+            if "pasted-text" in node["classes"]:
+                for text in list(node.findall(nodes.Text)):
+                    text.parent.replace(text, nodes.Text(retranslate(str(text), lang)))
+
+
 class TranslatedPasteAny(PasteRoleAny):
     def run(self):
         if page := _own_page(self):
@@ -120,8 +140,10 @@ class GlueDomain(NbGlueDomain):
 def setup(app) -> dict:
     """Register the configuration values and the page-context and build-finished hooks."""
     app.add_domain(GlueDomain, override=True)
+    app.add_post_transform(GluedTextInLanguage)
     app.add_config_value("attnbook_language_switch", {}, "html", dict)
     app.add_config_value("attnbook_in_translation", [], "html", list)
+    app.add_config_value("attnbook_messages", "", "env", str)
     app.connect("config-inited", _configure)
     app.add_css_file("attnbook.css")
     app.connect("html-page-context", _drop_thebe, priority=900)

@@ -67,6 +67,13 @@ def markup(text: str) -> tuple[Counter, str]:
     return kept, FIELD.sub(" ", text)
 
 
+def is_display_math(msgid: str) -> bool:
+    """Whether a message is a display equation (Sphinx extracts its LaTeX with a leading newline). Display
+    equations are never translated: Sphinx wraps a translated one in reST's `::` block syntax, which MyST
+    cannot read (the page would show `\\[::\\]`), and math stays untouched in the Chinese edition anyway."""
+    return msgid.startswith("\n")
+
+
 def has_words(text: str) -> bool:
     """Whether a message holds prose to translate (not only math, code, references, names or numbers)."""
     _, prose = markup(text)
@@ -87,7 +94,7 @@ def markup_problems(msgid: str, msgstr: str) -> list[str]:
 def merge(template: Catalog, path: Path) -> bool:
     """Merge a fresh template into the catalogue at `path` (created if missing): new messages come in
     untranslated, changed ones fuzzy with the old translation, vanished ones are dropped; messages with
-    no prose are translated as themselves. Write only if something changed; return whether it did."""
+    no prose, and display equations, are translated as themselves. Write only if something changed; return whether it did."""
     if path.is_file():
         catalogue = read(path)
         before = _content(catalogue)
@@ -96,7 +103,8 @@ def merge(template: Catalog, path: Path) -> bool:
         catalogue, before = template, None
         catalogue.locale = LANGUAGE
     for message in catalogue:
-        if message.id and (not message.string or message.fuzzy) and not has_words(message.id):
+        needs_none = message.id and (is_display_math(message.id) or not has_words(message.id))
+        if needs_none and (not message.string or message.fuzzy or is_display_math(message.id)):
             message.string = message.id
             message.flags.discard("fuzzy")
     if _content(catalogue) == before:

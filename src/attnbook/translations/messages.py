@@ -1,5 +1,6 @@
-"""The package's messages: every `t("...")`/`translate("...")` template in the package and the hidden checks,
-and every literal `what`/`hint` string that a visible test cell passes to `attnbook.testing`."""
+"""The package's messages: every `t("...")`/`translate("...")` template in the package, the hidden checks and the
+chapters' code cells (glued results), and every literal `what`/`hint` string that a visible test cell passes
+to `attnbook.testing`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Iterator
 
 import nbformat
 from babel.messages.catalog import Catalog
+from myst_nb.core.read import is_myst_markdown_notebook, read_myst_markdown_notebook
 
 from .. import testing
 
@@ -27,8 +29,13 @@ def _literal(node: ast.AST | None) -> str | None:
 
 
 def templates(source: str) -> Iterator[tuple[str, int]]:
-    """Yield (template, line) for every call `t("literal", ...)` or `translate("literal", ...)` in Python code."""
-    for node in ast.walk(ast.parse(source)):
+    """Yield (template, line) for every call `t("literal", ...)` or `translate("literal", ...)` in Python code
+    (nothing for code that is not plain Python, such as a notebook cell with IPython magics)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _called_name(node) in TEMPLATE_FUNCTIONS and node.args:
             if text := _literal(node.args[0]):
                 yield text, node.lineno
@@ -56,6 +63,12 @@ def template(root: Path, assignments: list[str]) -> Catalog:
     for path in sources:
         for text, line in templates(path.read_text(encoding="utf-8")):
             catalogue.add(text, locations=[(path.relative_to(root).as_posix(), line)])
+    for path in sorted((root / "book").glob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        if is_myst_markdown_notebook(text):
+            for index, cell in enumerate(read_myst_markdown_notebook(text).cells):
+                for message, _ in templates(cell.source) if cell.cell_type == "code" else ():
+                    catalogue.add(message, locations=[(path.relative_to(root).as_posix(), index)])
     for name in assignments:
         path = root / "notebooks" / name / f"{name}.ipynb"
         location = path.relative_to(root).as_posix()
