@@ -62,12 +62,19 @@ def _close(a: np.ndarray, b: np.ndarray, tr: Trial) -> bool:
 
 
 def _pair(tr: Trial, item: int | None) -> tuple[np.ndarray, np.ndarray] | None:
-    """Return (expected, actual) as float arrays for the whole result or one item of a tuple result."""
+    """Return (expected, actual) as float arrays for the whole result or one item of a tuple result
+    (a dict of numbers with the expected keys counts as the array of its values, in key order)."""
     exp, act = tr.expected, tr.actual
     if item is not None:
         if not (isinstance(exp, tuple) and isinstance(act, (tuple, list)) and len(act) == len(exp)):
             return None
         exp, act = exp[item], act[item]
+    if isinstance(exp, dict) and isinstance(act, dict) and exp and set(exp) == set(act):
+        keys = sorted(exp, key=repr)
+        exp, act = [exp[k] for k in keys], [act[k] for k in keys]
+        if not all(is_numeric(v) for v in exp + act):
+            return None
+        exp, act = np.asarray(exp, dtype=float), np.asarray(act, dtype=float)
     e, a = _floats(exp), _floats(act)
     return None if e is None or a is None else (e, a)
 
@@ -422,11 +429,41 @@ def _tuple_order(trials: list[Trial], outputs: tuple[str, ...]) -> Finding | Non
     return None
 
 
+def _is_token_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+def _sequence_finding(trials: list[Trial]) -> Finding | None:
+    """Lists of tokens: the student's list stops early, or goes on past the end, on every failed trial."""
+    if not all(_is_token_list(tr.expected) and _is_token_list(tr.actual) for tr in trials):
+        return None
+    def relation(tr):
+        e, a = tr.expected, tr.actual
+        if a == e:
+            return "equal"
+        if len(a) < len(e) and e[:len(a)] == a:
+            return "early"
+        if len(a) > len(e) and a[:len(e)] == e:
+            return "late"
+        return "other"
+    kinds = {relation(tr) for tr in trials} - {"equal"}
+    if kinds == {"early"}:
+        return Finding("sequence:early", t("Your tokens are right as far as they go, but your decoding stops too early "
+                                           "in every failed check."))
+    if kinds == {"late"}:
+        return Finding("sequence:late", t("Your tokens start with the expected ones, but your decoding goes on past "
+                                          "where it should stop in every failed check."))
+    return None
+
+
 def value_findings(trials: list[Trial], family: str | None = None, outputs: tuple[str, ...] = ()) -> list[Finding]:
     """Return the relations between values that hold on every trial (at least one trial failed)."""
     failed = [tr for tr in trials if not tr.passed]
     if not failed or any(tr.error for tr in failed):
         return []
+    sequence = _sequence_finding(trials)
+    if sequence:
+        return [sequence]
     order = _tuple_order(trials, outputs)
     if order:
         return [order]
@@ -454,6 +491,34 @@ def _dtype_message(tr: Trial, item: int | None) -> str:
     exp, act = (tr.expected, tr.actual) if item is None else (tr.expected[item], tr.actual[item])
     return t("Your values are right but of dtype {got}; the result must have dtype {expected}.", got=act.dtype,
              expected=exp.dtype)
+
+
+def _kind_finding(failed: list[Trial], outputs: tuple[str, ...]) -> Finding | None:
+    """Every failed trial returned a value of another kind (a list for an array, str keys for int keys, ...)."""
+    first = failed[0]
+    for item in _items(failed):
+        def parts(tr):
+            if item is None:
+                return tr.expected, tr.actual
+            if isinstance(tr.actual, (tuple, list)) and len(tr.actual) == len(tr.expected):
+                return tr.expected[item], tr.actual[item]
+            return None
+        pairs = [parts(tr) for tr in failed]
+        if any(p is None for p in pairs):
+            return None
+        kinds = {(type(a).__name__, type(e).__name__) for e, a in pairs}
+        name = _item_name(item, outputs)
+        if len(kinds) == 1 and all(type(a) is not type(e) and not (is_numeric(a) and is_numeric(e))
+                                   for e, a in pairs):
+            got, expected = kinds.pop()
+            message = t("Your function returns a {got} where a {expected} is expected.", got=got, expected=expected)
+            return Finding("kind", t("In {item}: {message}", item=name, message=message) if name else message)
+        if all(isinstance(e, dict) and isinstance(a, dict) and set(e) != set(a)
+               and {str(k) for k in e} == {str(k) for k in a} for e, a in pairs):
+            return Finding("keys", t("Your dictionary has the right keys but of another type (e.g. {got!r} instead "
+                                     "of {expected!r}).", got=next(iter(pairs[0][1])),
+                                     expected=next(iter(pairs[0][0]))))
+    return None
 
 
 def _shape_finding(failed: list[Trial]) -> Finding | None:
@@ -514,9 +579,9 @@ def analyse_family(family: str, trials: list[Trial], ordinary: bool, outputs: tu
     if family == "arguments":
         return _argument_findings(trials) if ordinary else []
     found = value_findings(trials, family, outputs)
-    if not found:
-        shape = _shape_finding(failed)
-        found = [shape] if shape else []
+    if not found and not any(tr.error for tr in failed):
+        other = _shape_finding(failed) or _kind_finding(failed, outputs)
+        found = [other] if other else []
     if family != "random" and ordinary:
         detail = " ".join(f.message for f in found) or _how(failed)
         kind = found[0].kind if found else "context"
