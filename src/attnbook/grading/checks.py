@@ -266,6 +266,18 @@ class Diagnosis:
         return all(judge(self.cases[i], self.expected[i], self.mistake_outcome(mistake, i)) is None
                    for i, c in enumerate(self.checks) if c.passed and i not in family)
 
+    def agreement(self, mistake: Mistake) -> frozenset[int]:
+        """Return the checks on which the mistake's outcome is the student's."""
+        return frozenset(i for i, case in enumerate(self.cases)
+                         if same_outcome(case, self.mistake_outcome(mistake, i), self.actual[i]))
+
+    def best(self, candidates: list[Mistake]) -> list[Mistake]:
+        """Drop a candidate when another one reproduces the student on every check it does, and on more."""
+        if len(candidates) < 2:
+            return candidates
+        agree = {m.key: self.agreement(m) for m in candidates}
+        return [m for m in candidates if not any(agree[m.key] < agree[o.key] for o in candidates)]
+
     def causes(self) -> list[Cause]:
         """Return the named causes, merged across families, in the order they were found."""
         if all(a.error_type == "NotImplementedError" for a in self.actual):
@@ -279,7 +291,7 @@ class Diagnosis:
             if not failed or any(self.actual[i].error_type in UNTRUSTED_ENDINGS for i in failed):
                 continue
             labels = [self.checks[i].label for i in failed]
-            named = [m for m in self.exercise.mistakes if self.reproduces(m, members)]
+            named = self.best([m for m in self.exercise.mistakes if self.reproduces(m, members)])
             for m in named:
                 _merge(found, Cause(m.key, m.message, labels, [family], "catalogue"))
             if named:
