@@ -119,9 +119,13 @@ def _expressions(sizes: dict) -> Iterator[tuple[str, float]]:
         yield f"1/sqrt({name})", 1 / math.sqrt(v)
         yield f"{name}^2", v * v
         yield f"1/{name}^2", 1 / (v * v)
+        if v > 1:
+            yield f"ln({name})", math.log(v)
+            yield f"1/ln({name})", 1 / math.log(v)
 
 
-CONSTANTS = (("-1", -1.0), ("2", 2.0), ("1/2", 0.5), ("100", 100.0), ("1/100", 0.01))
+CONSTANTS = (("-1", -1.0), ("2", 2.0), ("1/2", 0.5), ("100", 100.0), ("1/100", 0.01), ("1/ln(2)", 1 / math.log(2)),
+             ("ln(2)", math.log(2)))
 
 
 def _ratio(e: np.ndarray, a: np.ndarray) -> float | None:
