@@ -110,7 +110,7 @@ class Assignment:
                 raise ValueError(f"{name}: exercise {ex.name!r} needs answer cell {ex.grade_id!r} and "
                                  f"test cell {ex.points_cell!r} in the solutions notebook")
             self.points[ex.name] = points[ex.points_cell]
-        self._mistake_ns: dict[tuple[str, str], dict] = {}
+        self._mistake_ns: dict[tuple[str, str, str], dict] = {}
 
     def __reduce__(self):
         return _rebuilt, (self.name, *self.sources)
@@ -126,11 +126,11 @@ class Assignment:
 
     def mistake_namespace(self, exercise: str, mistake: Mistake) -> dict:
         """Return the reference namespace with one answer replaced by a known-wrong variant (cached)."""
-        if (exercise, mistake.key) not in self._mistake_ns:
+        if (exercise, mistake.key, mistake.source) not in self._mistake_ns:
             ns = dict(self.reference_ns)
             exec(compile(mistake.source, f"<mistake {mistake.key}>", "exec"), ns)
-            self._mistake_ns[exercise, mistake.key] = ns
-        return self._mistake_ns[exercise, mistake.key]
+            self._mistake_ns[exercise, mistake.key, mistake.source] = ns
+        return self._mistake_ns[exercise, mistake.key, mistake.source]
 
 
 @functools.lru_cache(maxsize=16)
@@ -250,14 +250,15 @@ class Diagnosis:
                  actual: list[Outcome], checks: list[CheckResult]):
         self.assignment, self.exercise, self.cases = assignment, exercise, cases
         self.expected, self.actual, self.checks = expected, actual, checks
-        self._outcomes: dict[tuple[str, int], Outcome] = {}
+        self._outcomes: dict[tuple[str, str, int], Outcome] = {}
+        self.forms = [form for m in exercise.mistakes for form in m.forms()]
 
     def mistake_outcome(self, mistake: Mistake, i: int) -> Outcome:
         """Return what the known-wrong variant does on case i (cached)."""
-        if (mistake.key, i) not in self._outcomes:
+        if (mistake.key, mistake.source, i) not in self._outcomes:
             ns = self.assignment.mistake_namespace(self.exercise.name, mistake)
-            self._outcomes[mistake.key, i] = call_in_process(ns, self.exercise.name, self.cases[i])
-        return self._outcomes[mistake.key, i]
+            self._outcomes[mistake.key, mistake.source, i] = call_in_process(ns, self.exercise.name, self.cases[i])
+        return self._outcomes[mistake.key, mistake.source, i]
 
     def reproduces(self, mistake: Mistake, family: list[int]) -> bool:
         """True when the mistake matches every check of the family and fails no check the student passed."""
@@ -273,10 +274,10 @@ class Diagnosis:
 
     def best(self, candidates: list[Mistake]) -> list[Mistake]:
         """Drop a candidate when another one reproduces the student on every check it does, and on more."""
-        if len(candidates) < 2:
-            return candidates
-        agree = {m.key: self.agreement(m) for m in candidates}
-        return [m for m in candidates if not any(agree[m.key] < agree[o.key] for o in candidates)]
+        if len(candidates) > 1:
+            agree = {id(m): self.agreement(m) for m in candidates}
+            candidates = [m for m in candidates if not any(agree[id(m)] < agree[id(o)] for o in candidates)]
+        return list({m.key: m for m in candidates}.values())
 
     def causes(self) -> list[Cause]:
         """Return the named causes, merged across families, in the order they were found."""
@@ -291,7 +292,7 @@ class Diagnosis:
             if not failed or any(self.actual[i].error_type in UNTRUSTED_ENDINGS for i in failed):
                 continue
             labels = [self.checks[i].label for i in failed]
-            named = self.best([m for m in self.exercise.mistakes if self.reproduces(m, members)])
+            named = self.best([m for m in self.forms if self.reproduces(m, members)])
             for m in named:
                 _merge(found, Cause(m.key, m.message, labels, [family], "catalogue"))
             if named:

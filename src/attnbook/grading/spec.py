@@ -73,12 +73,19 @@ class Mistake:
 
     `implies` lists the keys of other catalogued mistakes that this code also makes (an unstable softmax
     without a guard also gives NaN on fully masked rows): naming those for it is right, not a wrong diagnosis.
+    `variants` are further sources that make the same mistake with other side effects (the mistake is named
+    when any form reproduces the student).
     """
 
     key: str
     message: str
     source: str
     implies: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+
+    def forms(self) -> list["Mistake"]:
+        """Return this mistake and one copy per variant, each with a single source."""
+        return [self] + [Mistake(self.key, self.message, v, self.implies) for v in self.variants]
 
 
 @dataclass(frozen=True)
