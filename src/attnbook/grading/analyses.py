@@ -288,6 +288,8 @@ def _right_off_zero_rows(e: np.ndarray, a: np.ndarray, tr: Trial) -> bool:
     if e.shape != a.shape or e.ndim < 1:
         return False
     zero = _zero_rows(e)
+    if zero.all():
+        return bool(np.allclose(a, e, atol=tr.atol, rtol=tr.rtol))
     rows_e, rows_a = e.reshape(len(zero), -1), a.reshape(len(zero), -1)
     return bool(np.allclose(rows_a[~zero], rows_e[~zero], atol=tr.atol, rtol=tr.rtol))
 
@@ -347,9 +349,12 @@ MASKED_KEYS = Relation("masked-keys", _masked_keys_weighted,
 
 
 def _right_where_finite(e: np.ndarray, a: np.ndarray, tr: Trial) -> bool:
+    """Right wherever the result is finite, and some of it is (an all-NaN result is not 'right except NaN')."""
     if e.shape != a.shape:
         return False
     finite = np.isfinite(a)
+    if not finite.any() and e.size:
+        return False
     return bool(np.allclose(a[finite], e[finite], atol=tr.atol, rtol=tr.rtol) and np.all(np.isfinite(e[~finite])
                                                                                       | (a[~finite] == e[~finite])))
 
