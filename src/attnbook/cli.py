@@ -62,7 +62,7 @@ def _secret(out: Path, given: str | None) -> str:
 def cmd_autograde(args: argparse.Namespace) -> int:
     from .grading import gradebook
     from .grading.checks import Assignment
-    from .grading.feedback import feedback_path, grades_csv, render
+    from .grading.feedback import feedback_path, grades_csv, write_feedback
     from .grading.runner import grade_folder, load_result, write_atomic
     from .grading.sandbox import IsolationError, Limits
 
@@ -82,13 +82,10 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 
         graded_now: set[str] = set()
 
-        def write_feedback(res):
-            write_atomic(feedback_path(out, res.student, res.assignment), render(res), durable=False)
-
         try:
             with gradebook.Recorder(db_url, assignment) as recorder:
                 def on_result(res):
-                    write_feedback(res)
+                    write_feedback(out, submitted, res)
                     recorder.add(res)
                     graded_now.add(res.student)
 
@@ -98,7 +95,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
                     if res.student not in graded_now:  # graded by an earlier run: record again (idempotent)
                         recorder.add(res)
                         if not feedback_path(out, res.student, name).exists():
-                            write_feedback(res)
+                            write_feedback(out, submitted, res)
         except IsolationError as exc:
             print(f"attnbook: {exc}", file=sys.stderr)
             return 3

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import stat
 from html import escape
 from pathlib import Path
 
 from ..i18n import t
 from .checks import ExerciseResult
-from .runner import SubmissionResult
+from .runner import SubmissionResult, write_atomic
 from .spec import family_title
 
 STYLE = """
@@ -32,6 +34,33 @@ details{margin:.6rem 0} summary{cursor:pointer;color:#3465a4}
 def feedback_path(out: Path, student: str, assignment: str) -> Path:
     """Return where a student's feedback page goes: nbgrader's feedback/<student>/<assignment>/<notebook>.html."""
     return Path(out) / "feedback" / student / assignment / f"{assignment}.html"
+
+
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")  # what `nbgrader release_feedback` reads beside a page
+
+
+def write_feedback(out: Path, submitted: Path, result: SubmissionResult) -> None:
+    """Write the student's page where nbgrader's commands find it, with the submission's timestamp and secret
+    (copied from `submitted/<student>/<assignment>/` when nbgrader's exchange left them there)."""
+    page = feedback_path(out, result.student, result.assignment)
+    write_atomic(page, render(result), durable=False)
+    for name in EXCHANGE_FILES:
+        text = _small_text(Path(submitted) / result.student / result.assignment / name)
+        if text is not None:
+            write_atomic(page.parent / name, text, durable=False)
+
+
+def _small_text(path: Path, limit: int = 4096) -> str | None:
+    """Return a small regular file's text (never following a symbolic link), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        return fh.read(limit).decode("utf-8", errors="replace")
 
 
 def points(value: float) -> str:
