@@ -8,6 +8,7 @@ analysis kinds (`"analysis:factor:sqrt(d_k)"`); an expected cause also accepts a
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 
@@ -50,10 +51,14 @@ def run_program(assignment: Assignment, answers: dict[str, str]) -> dict:
     return ns
 
 
-def grade_in_process(assignment: Assignment, exercise: str, source: str, seed: int) -> ExerciseResult:
-    """Score one answer to one exercise (the other answers are the reference's) on the cases of `seed`."""
+def grade_in_process(assignment: Assignment, exercise: str, source: str, seed: int,
+                     catalogue: bool = True) -> ExerciseResult:
+    """Score one answer to one exercise (the other answers are the reference's) on the cases of `seed`
+    (`catalogue=False`: diagnose with the generic analyses only, as for a mistake nobody catalogued)."""
     ns = run_program(assignment, {**assignment.reference_answers, exercise: source})
     ex = next(e for e in assignment.exercises if e.name == exercise)
+    if not catalogue:
+        ex = dataclasses.replace(ex, mistakes=())
     cases = assignment.cases(seed)[exercise]
     actual = [call_in_process(ns, exercise, case) for case in cases]
     return score_exercise(assignment, ex, cases, actual)
