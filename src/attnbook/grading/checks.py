@@ -16,7 +16,8 @@ import numpy as np
 
 from ..i18n import t
 from . import drivers, wire
-from .analyses import Trial, analyse_family, layout_finding
+from .analyses import analyse_family, layout_finding
+from .relations import Trial
 from .compare import difference
 from .notebook import TemplateCell, build_program, parse_template
 from .spec import CORE, FAMILIES, Case, Exercise, Mistake, checks_from_source
