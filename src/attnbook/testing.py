@@ -62,7 +62,7 @@ def check_equal(actual: Any, expected: Any, what: str, hint: str = "") -> None:
     """Fail with both values and a hint unless `actual == expected`."""
     if actual != expected:
         raise AssertionError(_join(t("{what} is {got}, expected {expected}.", what=what, got=repr(actual),
-                                     expected=repr(expected)), hint))
+                                     expected=repr(expected)), *describe(expected, actual, label=what), hint))
 
 
 def check_raises(exception: type, fn, *args, what: str = "", **kwargs) -> None:

@@ -94,11 +94,11 @@ def _sequence_finding(trials: list[Trial]) -> Finding | None:
         return "other"
     kinds = {relation(tr) for tr in trials} - {"equal"}
     if kinds == {"early"}:
-        return Finding("sequence:early", t("Your tokens are right as far as they go, but your decoding stops too early "
-                                           "in every failed check."))
+        return Finding("sequence:early", t("Your tokens are right as far as they go, but your decoding stops too "
+                                           "early."))
     if kinds == {"late"}:
         return Finding("sequence:late", t("Your tokens start with the expected ones, but your decoding goes on past "
-                                          "where it should stop in every failed check."))
+                                          "where it should stop."))
     return None
 
 

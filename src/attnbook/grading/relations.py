@@ -139,7 +139,7 @@ def _factor_relations(e: np.ndarray, a: np.ndarray, tr: Trial) -> list[Relation]
     for name, value in CONSTANTS:
         if math.isclose(value, r, rel_tol=1e-6):
             found.append(Relation(f"factor:{name}", _fixed_factor(value),
-                                  t("Your values are {factor} times the expected ones in every check.", factor=name)))
+                                  t("Your values are {factor} times the expected ones.", factor=name)))
     found.append(Relation("factor:varying", _some_factor, t("Your values are proportional to the expected ones, but scaled "
                                                     "by a factor that changes from check to check (e.g. {factor} in "
                                                     "“{label}”): a scale or a normalisation that depends on the "
