@@ -141,7 +141,6 @@ def _dtype_message(tr: Trial, item: int | None) -> str:
 
 def _kind_finding(failed: list[Trial], outputs: tuple[str, ...]) -> Finding | None:
     """Every failed trial returned a value of another kind (a list for an array, str keys for int keys, ...)."""
-    first = failed[0]
     for item in _items(failed):
         def parts(tr):
             if item is None:

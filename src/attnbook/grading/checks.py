@@ -287,7 +287,10 @@ class Diagnosis:
         groups = {f: [i for i, c in enumerate(self.checks) if c.family == f] for f in FAMILIES}
         passed = {f: all(self.checks[i].passed for i in members) for f, members in groups.items()}
         found: dict[str, Cause] = {}
-        layout = layout_finding([self.trial(i) for i in range(len(self.cases))])
+        try:
+            layout = layout_finding([self.trial(i) for i in range(len(self.cases))])
+        except Exception:  # noqa: BLE001
+            layout = None
         for family, members in groups.items():
             failed = [i for i in members if not self.checks[i].passed]
             if not failed or any(self.actual[i].error_type in UNTRUSTED_ENDINGS for i in failed):
@@ -302,10 +305,17 @@ class Diagnosis:
                 _merge(found, Cause(f"analysis:{layout.kind}", layout.message, labels, [family], "analysis"))
                 continue
             ordinary = passed[CORE] and (family in (CORE, "batch", "arguments") or passed["batch"])
-            for finding in analyse_family(family, [self.trial(i) for i in members], ordinary, self.exercise.outputs):
+            for finding in self.analyses(family, members, ordinary):
                 _merge(found, Cause(f"analysis:{finding.kind}", finding.message, list(finding.labels), [family],
                                     "analysis"))
         return list(found.values())
+
+    def analyses(self, family: str, members: list[int], ordinary: bool) -> list:
+        """Return the analyses' findings for one family; an analysis that fails says nothing (never a crash)."""
+        try:
+            return analyse_family(family, [self.trial(i) for i in members], ordinary, self.exercise.outputs)
+        except Exception:  # noqa: BLE001  (student values can be anything the wire allows)
+            return []
 
     def trial(self, i: int) -> Trial:
         """Return check i as the analyses see it."""
