@@ -79,7 +79,7 @@ def _secret(out: Path, given: str | None) -> str:
 def cmd_autograde(args: argparse.Namespace) -> int:
     from .grading import gradebook
     from .grading.checks import Assignment
-    from .grading.feedback import grades_csv, render
+    from .grading.feedback import feedback_path, grades_csv, write_feedback
     from .grading.runner import grade_folder, load_result, write_atomic
     from .grading.sandbox import IsolationError, Limits
 
@@ -99,13 +99,10 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 
         graded_now: set[str] = set()
 
-        def write_feedback(res):
-            write_atomic(out / "feedback" / res.student / f"{res.assignment}.html", render(res), durable=False)
-
         try:
             with gradebook.Recorder(db_url, assignment) as recorder:
                 def on_result(res):
-                    write_feedback(res)
+                    write_feedback(out, submitted, res)
                     recorder.add(res)
                     graded_now.add(res.student)
 
@@ -114,8 +111,8 @@ def cmd_autograde(args: argparse.Namespace) -> int:
                 for res in results:
                     if res.student not in graded_now:  # graded by an earlier run: record again (idempotent)
                         recorder.add(res)
-                        if not (out / "feedback" / res.student / f"{name}.html").exists():
-                            write_feedback(res)
+                        if not feedback_path(out, res.student, name).exists():
+                            write_feedback(out, submitted, res)
         except IsolationError as exc:
             print(f"attnbook: {exc}", file=sys.stderr)
             return 3

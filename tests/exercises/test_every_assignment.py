@@ -1,9 +1,11 @@
 """Every assignment: the release is current, the reference scores full marks, every known mistake loses
-points and is diagnosed, and the notebooks behave in a real Jupyter kernel."""
+points and is diagnosed with its own cause and no other, stubs score zero, the notebooks state the
+weights the grader uses, and the notebooks behave in a real Jupyter kernel."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,10 +16,24 @@ import pytest
 from nbclient import NotebookClient
 
 from attnbook.grading.checks import Assignment
+from attnbook.grading.feedback import points
 from attnbook.grading.runner import grade_folder
 from attnbook.grading.sandbox import Limits
+from attnbook.grading.spec import FAMILIES, family_title
 from conftest import ASSIGNMENTS, ROOT
 from make_samples import submission
+
+STUB_BODIES = {"raises": "raise ValueError('not done yet')", "empty list": "return []", "empty dict": "return {}",
+               "None": "return None"}
+
+
+def stub(name: str, body: str) -> str:
+    """Return an answer cell defining `name` (a function, or a module class) that only does `body`."""
+    if name[0].isupper():
+        return (f"class {name}(nn.Module):\n    def __init__(self, *args, **kwargs):\n        super().__init__()\n\n"
+                f"    def load_from_torch(self, *args, **kwargs):\n        {body}\n\n"
+                f"    def forward(self, *args, **kwargs):\n        {body}\n")
+    return f"def {name}(*args, **kwargs):\n    {body}\n"
 
 _graded: dict[str, dict] = {}
 
@@ -31,6 +47,9 @@ def graded(name: str, tmp_root: Path) -> tuple[Assignment, dict]:
         for ex in assignment.exercises:
             for m in ex.mistakes:
                 subs[f"{ex.name}--{m.key}"] = submission(released, {**assignment.reference_answers, ex.name: m.source})
+        for kind, body in STUB_BODIES.items():
+            subs[f"stub-{kind.replace(' ', '-')}"] = submission(released, {ex.name: stub(ex.name, body)
+                                                                          for ex in assignment.exercises})
         folder = tmp_root / name / "submitted"
         for student, nb in subs.items():
             path = folder / student / name / f"{name}.ipynb"
@@ -73,7 +92,15 @@ def test_blank_release_scores_zero(name, grading_tmp):
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_every_known_mistake_loses_points_and_is_diagnosed(name, grading_tmp):
+@pytest.mark.parametrize("kind", STUB_BODIES)
+def test_stubs_that_raise_or_return_nothing_score_zero(name, kind, grading_tmp):
+    _, results = graded(name, grading_tmp)
+    res = results[f"stub-{kind.replace(' ', '-')}"]
+    assert res.score == 0, [(e.name, e.points, [c.label for c in e.checks if c.passed]) for e in res.exercises]
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_every_known_mistake_loses_points_and_is_diagnosed_with_its_own_cause_only(name, grading_tmp):
     assignment, results = graded(name, grading_tmp)
     for ex in assignment.exercises:
         assert len(ex.mistakes) >= 4, f"{ex.name}: the catalogue needs at least four known-wrong variants"
@@ -82,8 +109,45 @@ def test_every_known_mistake_loses_points_and_is_diagnosed(name, grading_tmp):
             got = next(e for e in res.exercises if e.name == ex.name)
             assert got.points < got.max_points, f"{ex.name}: mistake {m.key!r} still scores full marks"
             assert m.key in got.mistake_keys, f"{ex.name}: mistake {m.key!r} is not diagnosed (got {got.mistake_keys})"
+            named = {c.key for c in got.causes}
+            assert named <= {m.key, *m.implies}, f"{ex.name}: mistake {m.key!r} is also diagnosed as {named}"
+            unexplained = [c.label for c in got.checks if not c.passed and c.label not in got.explained]
+            assert not unexplained, f"{ex.name}: {m.key!r} leaves failed checks unexplained: {unexplained}"
             others = [e for e in res.exercises if e.name != ex.name]
             assert all(e.points == e.max_points for e in others), f"{m.key!r} cost points on other exercises"
+
+
+def _instructions(name: str) -> dict[str, str]:
+    """Return, per answer cell, the markdown cell just before it in the solutions notebook."""
+    cells = json.loads((ROOT / "solutions" / name / f"{name}.ipynb").read_text())["cells"]
+    found, markdown = {}, ""
+    for cell in cells:
+        if cell["cell_type"] == "markdown":
+            markdown = "".join(cell["source"])
+        grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            found[grade_id] = markdown
+    return found
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_each_exercise_states_the_weights_of_its_families_in_its_instructions(name):
+    assignment = Assignment(name, ROOT / "solutions", ROOT / "autograde" / "checks")
+    instructions = _instructions(name)
+    for ex in assignment.exercises:
+        total = assignment.points[ex.name]
+        line = re.search(r"\*\*Points \(([\d.]+)\):\*\*(.*?)(?:\n\n|$)", instructions[ex.name], re.S)
+        assert line, f"{ex.name}: the instructions need a line '**Points ({points(total)}):** ...'"
+        assert line.group(1) == points(total), f"{ex.name}: states {line.group(1)} points, the test cell gives {total}"
+        text = " ".join(line.group(2).split())
+        for family in FAMILIES:
+            stated = f"{points(total * ex.weights[family])} for {family_title(family)}" if family in ex.weights else None
+            if stated:
+                assert stated in text, f"{ex.name}: the Points line should say '{stated}': {text}"
+            else:
+                assert f"for {family_title(family)}" not in text, f"{ex.name}: states points for {family}: {text}"
+        cases = assignment.cases(0)[ex.name]
+        assert {c.family for c in cases} == set(ex.weights), f"{ex.name}: weights for families without checks"
 
 
 def _execute(path: Path) -> nbformat.NotebookNode:

@@ -33,9 +33,9 @@ def test_grades_csv_has_one_row_per_student_with_the_expected_scores(graded):
 
 
 def test_feedback_names_the_mistake_and_the_broken_file_without_check_source(graded):
-    partly = (graded / "feedback" / "partly_wrong" / "ch01_bottleneck.html").read_text()
+    partly = (graded / "feedback" / "partly_wrong" / "ch01_bottleneck" / "ch01_bottleneck.html").read_text()
     assert "Likely mistake" in partly and "h_{t-1} @ W_hh" in partly
-    broken = (graded / "feedback" / "broken" / "ch01_bottleneck.html").read_text()
+    broken = (graded / "feedback" / "broken" / "ch01_bottleneck" / "ch01_bottleneck.html").read_text()
     assert "is not valid JSON" in broken and "ch01_bottleneck.ipynb" in broken
     checks = (ROOT / "autograde" / "checks" / "ch01_bottleneck.py").read_text()
     for page in (graded / "feedback").rglob("*.html"):

@@ -1,4 +1,8 @@
-"""Compare a returned value with the reference's, and name the difference in words a student can act on."""
+"""Compare a returned value with the reference's, and name the difference in words a student can act on.
+
+With `reveal=False` (the per-student random cases) a message never shows an expected value: it says how
+many entries differ and by how much at most, the shapes, the dtypes or the keys, but not what was expected.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +10,88 @@ from typing import Any
 
 import numpy as np
 
+from ..i18n import t
+
 
 def _kind(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return "array"
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return "bool"
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, np.integer, np.floating)):
         return "number"
     return type(value).__name__
 
 
-def difference(expected: Any, actual: Any, atol: float, rtol: float, where: str = "the result") -> str | None:
+def is_numeric(value: Any) -> bool:
+    """Return True for arrays and numbers (bools excluded), which are compared within a tolerance."""
+    return isinstance(value, np.ndarray) or _kind(value) == "number"
+
+
+def difference(expected: Any, actual: Any, atol: float, rtol: float, where: str | None = None,
+               reveal: bool = True) -> str | None:
     """Return None when `actual` matches `expected` within tolerance, else a sentence saying how it differs."""
-    if isinstance(expected, np.ndarray) or (isinstance(expected, (int, float)) and not isinstance(expected, bool)):
-        return _numeric_difference(expected, actual, atol, rtol, where)
+    where = where or t("the result")
+    if is_numeric(expected):
+        return _numeric_difference(expected, actual, atol, rtol, where, reveal)
     if _kind(expected) != _kind(actual):
-        return f"{where} is a {_kind(actual)}, expected a {_kind(expected)}"
+        return t("{where} is a {got}, expected a {expected}", where=where, got=_kind(actual), expected=_kind(expected))
     if isinstance(expected, (tuple, list)):
         if len(expected) != len(actual):
-            return f"{where} has {len(actual)} items, expected {len(expected)}"
+            if reveal or isinstance(expected, tuple):
+                return t("{where} has {got} items, expected {expected}", where=where, got=len(actual),
+                         expected=len(expected))
+            return t("{where} has {got} items, which is not the expected number", where=where, got=len(actual))
         for i, (e, a) in enumerate(zip(expected, actual)):
-            diff = difference(e, a, atol, rtol, f"item {i} of {where}")
+            diff = difference(e, a, atol, rtol, t("item {i} of {where}", i=i, where=where), reveal)
             if diff:
                 return diff
         return None
     if isinstance(expected, dict):
         if set(expected) != set(actual):
-            return f"{where} has keys {sorted(actual, key=repr)}, expected {sorted(expected, key=repr)}"
+            missing, extra = sorted(set(expected) - set(actual), key=repr), sorted(set(actual) - set(expected), key=repr)
+            return t("{where} has keys {got}: missing {missing}, not expected {extra}", where=where,
+                     got=sorted(actual, key=repr), missing=missing or "none", extra=extra or "none")
         for key in expected:
-            diff = difference(expected[key], actual[key], atol, rtol, f"{where}[{key!r}]")
+            diff = difference(expected[key], actual[key], atol, rtol, f"{where}[{key!r}]", reveal)
             if diff:
                 return diff
         return None
-    return None if expected == actual else f"{where} is {actual!r}, expected {expected!r}"
+    if expected == actual:
+        return None
+    if reveal:
+        return t("{where} is {got}, expected {expected}", where=where, got=repr(actual), expected=repr(expected))
+    return t("{where} is {got}, which is not the expected value", where=where, got=repr(actual))
 
 
-def _numeric_difference(expected: Any, actual: Any, atol: float, rtol: float, where: str) -> str | None:
-    if isinstance(actual, bool) or not isinstance(actual, (np.ndarray, int, float)):
-        return f"{where} is a {_kind(actual)}, expected a {_kind(expected)}"
+def _numeric_difference(expected: Any, actual: Any, atol: float, rtol: float, where: str, reveal: bool) -> str | None:
+    if not is_numeric(actual) and not (isinstance(actual, (bool, np.bool_))):
+        return t("{where} is a {got}, expected a {expected}", where=where, got=_kind(actual), expected=_kind(expected))
     exp, act = np.asarray(expected), np.asarray(actual)
     if exp.shape != act.shape:
-        return f"{where} has shape {act.shape}, expected {exp.shape}"
-    if exp.dtype == bool or act.dtype == bool:
-        if exp.dtype != act.dtype:
-            return f"{where} has dtype {act.dtype}, expected {exp.dtype}"
+        return t("{where} has shape {got}, expected {expected}", where=where, got=act.shape, expected=exp.shape)
+    if (exp.dtype == bool) != (act.dtype == bool):
+        return t("{where} has dtype {got}, expected {expected}", where=where, got=act.dtype, expected=exp.dtype)
+    if exp.dtype == bool:
         wrong = int(np.sum(exp != act))
-        return None if wrong == 0 else f"{where} differs in {wrong} of {exp.size} entries"
+        return None if wrong == 0 else t("{where} differs in {n} of {size} entries", where=where, n=wrong, size=exp.size)
+    if not np.issubdtype(act.dtype, np.number):
+        return t("{where} has dtype {got}, expected {expected}", where=where, got=act.dtype, expected=exp.dtype)
     exp, act = exp.astype(np.float64), act.astype(np.float64)
-    nan_exp, nan_act = np.isnan(exp), np.isnan(act)
-    if np.any(nan_act & ~nan_exp):
-        return f"{where} contains NaN where a number was expected (an unstable exponential or a 0/0?)"
+    if np.any(~np.isfinite(act) & np.isfinite(exp)):
+        return t("{where} contains NaN or infinity where a finite number was expected (an exp that overflows, "
+                 "or a 0/0?)", where=where)
     close = np.isclose(act, exp, atol=atol, rtol=rtol, equal_nan=True)
     if close.all():
         return None
-    idx = np.unravel_index(np.argmin(close), close.shape) if exp.ndim else ()
-    return (f"{where} differs in {int(np.sum(~close))} of {exp.size} entries; "
-            f"e.g. at index {tuple(int(i) for i in idx)} it is {act[idx]:.6g}, expected {exp[idx]:.6g}")
+    wrong = int(np.sum(~close))
+    if reveal:
+        idx = np.unravel_index(np.argmin(close), close.shape) if exp.ndim else ()
+        return t("{where} differs in {n} of {size} entries; e.g. at index {index} it is {got}, expected {expected}",
+                 where=where, n=wrong, size=exp.size, index=tuple(int(i) for i in idx), got=f"{act[idx]:.6g}",
+                 expected=f"{exp[idx]:.6g}")
+    if exp.size >= 4:
+        gap = float(np.nanmax(np.where(close, 0.0, np.abs(act - exp))))
+        return t("{where} differs in {n} of {size} entries (largest difference {gap})", where=where, n=wrong,
+                 size=exp.size, gap=f"{gap:.3g}")
+    return t("{where} differs in {n} of {size} entries", where=where, n=wrong, size=exp.size)

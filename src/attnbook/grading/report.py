@@ -1,7 +1,10 @@
-"""The class report from one or more autograde output folders: plots, CSV, and per-student feedback pages.
+"""The class report from one or more autograde output folders: the page an instructor opens after grading.
 
-Everything here is built from the stored results (scores, check labels, diagnosis sentences), never from
-the hidden checks themselves, so no page can show check or mistake source.
+`index.html` shows one score distribution per assignment, a table per exercise (mean points, pass rate,
+the most common named causes with their counts and full wording) and a table of students that sorts and
+filters in the browser (plain JavaScript in the page, no network), each score linking to the student's
+feedback page. Everything is built from the stored results (scores, check labels, cause sentences), never
+from the hidden checks themselves, so no page can show check or mistake source.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import statistics
 from collections import Counter, defaultdict
 from html import escape
 from pathlib import Path
@@ -17,9 +21,59 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .feedback import grades_csv, render  # noqa: E402
+from .feedback import feedback_path, grades_csv, points, render  # noqa: E402
 from .runner import SubmissionResult, load_result, write_atomic  # noqa: E402
+
+TOP_CAUSES = 3
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}
+h2{margin-top:2.4rem;border-bottom:1px solid #ccc;padding-bottom:.2rem} figure{margin:1rem 0}
+figcaption{font-size:.9rem;color:#444} img{max-width:100%;height:auto}
+table{border-collapse:collapse;margin:.6rem 0} th,td{padding:.3rem .7rem;text-align:left;vertical-align:top}
+thead th{border-bottom:2px solid #999;background:#f4f4f4} tbody tr+tr td{border-top:1px solid #e4e4e4}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums} td ul{margin:0;padding-left:1.1rem}
+th.sortable{cursor:pointer;user-select:none} th.sortable::after{content:" \\2195";color:#999}
+th[aria-sort=ascending]::after{content:" \\2191";color:#222} th[aria-sort=descending]::after{content:" \\2193";color:#222}
+#filter{font-size:1rem;padding:.3rem .5rem;width:18rem} .muted{color:#666;font-size:.9rem}
+"""
+
+SCRIPT = """
+(function () {
+  const table = document.getElementById('students');
+  const body = table.tBodies[0];
+  const value = (row, i) => row.cells[i].dataset.sort ?? row.cells[i].textContent.trim();
+  table.querySelectorAll('th.sortable').forEach((th, i) => {
+    th.addEventListener('click', () => {
+      const ascending = th.getAttribute('aria-sort') !== 'ascending';
+      table.querySelectorAll('th.sortable').forEach(h => h.removeAttribute('aria-sort'));
+      th.setAttribute('aria-sort', ascending ? 'ascending' : 'descending');
+      const numeric = th.dataset.type === 'number';
+      const rows = Array.from(body.rows);
+      rows.sort((a, b) => {
+        const x = value(a, i), y = value(b, i);
+        const d = numeric ? (parseFloat(x) || -1) - (parseFloat(y) || -1) : x.localeCompare(y);
+        return ascending ? d : -d;
+      });
+      rows.forEach(r => body.appendChild(r));
+    });
+  });
+  const filter = document.getElementById('filter');
+  const count = document.getElementById('shown');
+  filter.addEventListener('input', () => {
+    const needle = filter.value.trim().toLowerCase();
+    let shown = 0;
+    Array.from(body.rows).forEach(r => {
+      const keep = r.cells[0].textContent.toLowerCase().includes(needle);
+      r.hidden = !keep;
+      shown += keep;
+    });
+    count.textContent = shown;
+  });
+})();
+"""
 
 
 def load_runs(runs: list[Path]) -> list[SubmissionResult]:
@@ -41,73 +95,125 @@ def _csv(rows: list[list]) -> str:
 
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _barh(labels: list[str], values: list[float], xlabel: str, title: str) -> str:
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(labels) + 1.2))
-    ax.barh(range(len(labels)), values, color="#3465a4")
-    ax.set_yticks(range(len(labels)), [label if len(label) < 70 else label[:67] + "..." for label in labels])
-    ax.invert_yaxis()
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
+def score_histogram(name: str, scores: list[float], max_score: float) -> str:
+    """Return a base64 PNG: how many students got each score band of one assignment."""
+    bins = int(max_score) if max_score <= 20 and float(max_score).is_integer() else 10
+    fig, ax = plt.subplots(figsize=(7.5, 2.8))
+    ax.hist(scores, bins=bins, range=(0, max_score), color="#3465a4", edgecolor="white")
+    ax.set_xlim(0, max_score)
+    ax.set_xlabel(f"score (out of {points(max_score)})")
+    ax.set_ylabel("students")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"{name}: {len(scores)} submissions, median {points(statistics.median(scores))}", fontsize=11)
+    ax.spines[["top", "right"]].set_visible(False)
     return _png(fig)
 
 
-def _score_plot(results: list[SubmissionResult]) -> str:
-    by_assignment = defaultdict(list)
+def _exercise_rows(results: list[SubmissionResult]) -> list[dict]:
+    """Return one summary per (assignment, exercise): mean points, pass rate, most common named causes."""
+    groups: dict[tuple[str, str], list] = defaultdict(list)
     for r in results:
-        by_assignment[r.assignment].append(r)
-    fig, axes = plt.subplots(1, len(by_assignment), figsize=(4 * len(by_assignment), 3), squeeze=False)
-    for ax, (name, group) in zip(axes[0], sorted(by_assignment.items())):
-        ax.hist([r.score for r in group], bins=10, range=(0, group[0].max_score), color="#3465a4")
-        ax.set_title(name)
-        ax.set_xlabel("score")
-        ax.set_ylabel("students")
-    return _png(fig)
+        for ex in r.exercises:
+            groups[(r.assignment, ex.name)].append(ex)
+    rows = []
+    for (assignment, name), exs in groups.items():
+        causes = Counter(c.message for ex in exs for c in ex.causes)
+        rows.append({"assignment": assignment, "exercise": name, "max": exs[0].max_points, "n": len(exs),
+                     "mean": statistics.fmean(e.points for e in exs),
+                     "pass": sum(e.points >= e.max_points - 1e-9 for e in exs) / len(exs),
+                     "causes": causes.most_common(TOP_CAUSES), "all_causes": causes})
+    return rows
+
+
+def _exercise_table(rows: list[dict]) -> str:
+    body = ""
+    for row in rows:
+        causes = "".join(f"<li>{escape(msg)} <span class=\"muted\">({n} student{'s' if n != 1 else ''})</span></li>"
+                         for msg, n in row["causes"]) or '<span class="muted">none named</span>'
+        body += (f"<tr><td>{escape(row['assignment'])}</td><td><code>{escape(row['exercise'])}</code></td>"
+                 f'<td class="num">{points(row["mean"])} / {points(row["max"])}</td>'
+                 f'<td class="num">{round(100 * row["pass"])} %</td><td><ul>{causes}</ul></td></tr>')
+    return ("<table><thead><tr><th>assignment</th><th>exercise</th><th class=\"num\">mean points</th>"
+            "<th class=\"num\">full marks</th><th>most common named causes</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>")
+
+
+def _student_table(results: list[SubmissionResult]) -> str:
+    assignments = sorted({r.assignment for r in results})
+    by_student: dict[str, dict[str, SubmissionResult]] = defaultdict(dict)
+    for r in results:
+        by_student[r.student][r.assignment] = r
+    head = "".join(f'<th class="sortable num" data-type="number">{escape(a)}</th>' for a in assignments)
+    rows = ""
+    for student in sorted(by_student):
+        cells = ""
+        for a in assignments:
+            r = by_student[student].get(a)
+            if r is None:
+                cells += '<td class="num" data-sort="">—</td>'
+                continue
+            link = feedback_path(Path("."), r.student, a).as_posix()
+            cells += (f'<td class="num" data-sort="{r.score:.6g}"><a href="{escape(link)}">{points(r.score)} / '
+                      f"{points(r.max_score)}</a></td>")
+        total = sum(r.score for r in by_student[student].values())
+        rows += (f"<tr><td>{escape(student)}</td>{cells}"
+                 f'<td class="num" data-sort="{total:.6g}">{points(total)}</td></tr>')
+    return (f'<p><label>Filter students: <input id="filter" type="search" placeholder="part of a student id">'
+            f'</label> <span class="muted"><span id="shown">{len(by_student)}</span> of {len(by_student)} shown; '
+            "click a column heading to sort</span></p>"
+            '<table id="students"><thead><tr><th class="sortable" data-type="text">student</th>'
+            f'{head}<th class="sortable num" data-type="number">total</th></tr></thead><tbody>{rows}</tbody></table>')
 
 
 def write_report(runs: list[Path], out: Path) -> None:
-    """Write index.html (plots and tables), grades.csv, exercises.csv, mistakes.csv and feedback/ under `out`."""
+    """Write index.html, grades.csv, exercises.csv, mistakes.csv and the feedback pages under `out`."""
     results = load_runs(runs)
     if not results:
         raise SystemExit(f"attnbook: no results under {', '.join(map(str, runs))} (run `attnbook autograde` first)")
     out = Path(out)
-    rows = [["student_id", "assignment", "exercise", "points", "max_points", "checks_passed", "checks", "mistakes"]]
-    full, seen, mistakes = Counter(), Counter(), Counter()
+    detail = [["student_id", "assignment", "exercise", "points", "max_points", "checks_passed", "checks", "causes"]]
     for r in results:
-        write_atomic(out / "feedback" / r.student / f"{r.assignment}.html", render(r))
+        write_atomic(feedback_path(out, r.student, r.assignment), render(r))
         for ex in r.exercises:
-            key = f"{r.assignment}: {ex.name}"
-            seen[key] += 1
-            full[key] += ex.points >= ex.max_points
-            mistakes.update((r.assignment, ex.name, d) for d in ex.diagnoses)
-            rows.append([r.student, r.assignment, ex.name, f"{ex.points:g}", f"{ex.max_points:g}",
-                         sum(c.passed for c in ex.checks), len(ex.checks), ";".join(ex.mistake_keys)])
-    pass_rate = {k: full[k] / seen[k] for k in sorted(seen)}
-    common = mistakes.most_common(15)
+            detail.append([r.student, r.assignment, ex.name, f"{ex.points:g}", f"{ex.max_points:g}",
+                           sum(c.passed for c in ex.checks), len(ex.checks), ";".join(c.key for c in ex.causes)])
+    summaries = _exercise_rows(results)
+    mistakes = [["assignment", "exercise", "cause", "students"]]
+    for row in summaries:
+        mistakes += [[row["assignment"], row["exercise"], msg, n] for msg, n in row["all_causes"].most_common()]
     write_atomic(out / "grades.csv", grades_csv(results))
-    write_atomic(out / "exercises.csv", _csv(rows))
-    write_atomic(out / "mistakes.csv", _csv([["assignment", "exercise", "mistake", "students"]] +
-                                            [[*m, n] for m, n in common]))
-    plots = [("Score distribution per assignment", _score_plot(results)),
-             ("Pass rate per exercise (full marks)",
-              _barh(list(pass_rate), list(pass_rate.values()), "fraction of students", "pass rate"))]
-    if common:
-        plots.append(("Most common diagnosed mistakes",
-                      _barh([f"{e}: {d}" for (_, e, d), _ in common], [n for _, n in common], "students",
-                            "diagnosed mistakes")))
-    figures = "".join(f'<h2>{escape(t)}</h2><img alt="{escape(t)}" src="data:image/png;base64,{p}">' for t, p in plots)
-    table = "".join(f"<tr><td>{escape(r.student)}</td><td>{escape(r.assignment)}</td>"
-                    f'<td>{r.score:g} / {r.max_score:g}</td><td><a href="feedback/{escape(r.student)}/'
-                    f'{escape(r.assignment)}.html">feedback</a></td></tr>' for r in results)
-    write_atomic(out / "index.html", f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Class report</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-img{{max-width:100%}} td,th{{padding:.2rem .6rem;text-align:left}}</style></head><body>
-<h1>Class report</h1><p>{len(results)} graded submissions. Data: <a href="grades.csv">grades.csv</a>,
-<a href="exercises.csv">exercises.csv</a>, <a href="mistakes.csv">mistakes.csv</a>.</p>{figures}
-<h2>Students</h2><table><tr><th>student</th><th>assignment</th><th>score</th><th></th></tr>{table}</table>
+    write_atomic(out / "exercises.csv", _csv(detail))
+    write_atomic(out / "mistakes.csv", _csv(mistakes))
+    by_assignment = defaultdict(list)
+    for r in results:
+        by_assignment[r.assignment].append(r)
+    figures = ""
+    for name, group in sorted(by_assignment.items()):
+        scores = [r.score for r in group]
+        alt = (f"Histogram of the scores of {len(group)} submissions of {name}, out of "
+               f"{points(group[0].max_score)}; median {points(statistics.median(scores))}.")
+        figures += (f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,'
+                    f'{score_histogram(name, scores, group[0].max_score)}"><figcaption>{escape(name)}: mean '
+                    f"{points(statistics.fmean(scores))}, median {points(statistics.median(scores))}, "
+                    f"{sum(s >= group[0].max_score - 1e-9 for s in scores)} with full marks, "
+                    f"{sum(s == 0 for s in scores)} with none.</figcaption></figure>")
+    students = len({r.student for r in results})
+    write_atomic(out / "index.html", f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Class report</title><style>{STYLE}</style></head><body>
+<h1>Class report</h1>
+<p>{students} students, {len(results)} graded submissions of {len(by_assignment)} assignment(s). Data:
+<a href="grades.csv">grades.csv</a>, <a href="exercises.csv">exercises.csv</a> (one row per student and exercise),
+<a href="mistakes.csv">mistakes.csv</a> (every named cause and how many students it concerns).</p>
+<h2>Score distribution per assignment</h2>{figures}
+<h2>Exercises</h2>
+<p class="muted">Mean points, the share of students with full marks, and the causes the grader named most often
+(in the words the students read).</p>{_exercise_table(summaries)}
+<h2>Students</h2>{_student_table(results)}
+<script>{SCRIPT}</script>
 </body></html>
 """)
