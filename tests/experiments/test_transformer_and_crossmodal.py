@@ -196,3 +196,17 @@ def test_trained_question_models_are_cached_per_seed(tmp_path, monkeypatch):
     for name, p in first.state_dict().items():
         torch.testing.assert_close(p, again.state_dict()[name])
     assert not torch.equal(first.patch.weight, other.patch.weight)
+
+
+def test_e10_models_are_trained_and_cached_by_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTNBOOK_CACHE", str(tmp_path))
+    setup = training.ReversalSetup(num_symbols=5, steps=2, batch_size=4, max_len=5, emb_dim=8, hidden=8)
+    kinds = {}
+    for name in transformer.E10_MODELS:
+        model, losses = transformer.trained_for_e10(name, setup, SMALL)
+        assert len(losses) == 2 and not model.training
+        kinds[name] = type(model).__name__
+    assert kinds["no attention"] == kinds["control"] == "Seq2Seq" and kinds["decoder-only"] == "DecoderOnlyTransformer"
+    ablated, _ = transformer.trained_for_e10("no encoder self-attention", setup, SMALL)
+    assert all(layer.attention is None for layer in ablated.encoder)
+    assert len(list(tmp_path.iterdir())) == len(transformer.E10_MODELS)

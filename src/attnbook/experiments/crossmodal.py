@@ -126,7 +126,7 @@ class UniformAttention(nn.Module):
         return self.head(torch.cat([self.word(word), pooled], dim=-1)), weights
 
 
-def train_questions(model: nn.Module, steps: int = 200, batch_size: int = 128, lr: float = 3e-3,
+def train_questions(model: nn.Module, steps: int = 150, batch_size: int = 128, lr: float = 3e-3,
                     seed: int = 0) -> list[float]:
     """Train `model` to answer colour questions with fresh scenes each step; return the losses."""
     torch.manual_seed(seed)
@@ -149,7 +149,7 @@ MODELS = {"cross-attention": WordToPatches, "concatenated self-attention": Conca
 CHANCE = 1 / len(SHAPES)            # the three shapes are equally likely answers
 
 
-def trained_question_model(name: str, seed: int, steps: int = 200, batch_size: int = 128
+def trained_question_model(name: str, seed: int, steps: int = 150, batch_size: int = 128
                            ) -> tuple[nn.Module, list[float]]:
     """Return the model `name` (a key of MODELS), built and trained with `seed`, and its losses (cached on disk)."""
     torch.manual_seed(seed)

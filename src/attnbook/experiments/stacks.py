@@ -37,7 +37,7 @@ class StackSetup:
     num_symbols: int = 10
     min_len: int = 3
     max_len: int = 10
-    steps: int = 200
+    steps: int = 150
     batch_size: int = 64
     lr: float = 2e-3
     seed: int = 0

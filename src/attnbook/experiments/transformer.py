@@ -10,7 +10,7 @@ Positions are learned embeddings.
 from __future__ import annotations
 
 import inspect
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -170,6 +170,25 @@ def trained_scheduled(kind: str, setup: ReversalSetup, config: TransformerConfig
     code = "".join(inspect.getsource(m) for m in sources) + torch.__version__
     return training.cached_training(f"scheduled-{kind}", kind + repr(asdict(setup)) + repr(asdict(config)) + code,
                                     model, lambda: train_scheduled(model, setup, config.lr, config.warmup))
+
+
+E10_MODELS: dict[str, Callable[[ReversalSetup, TransformerConfig], tuple[nn.Module, list[float]]]] = {
+    "no attention": lambda setup, config: training.trained_reversal_model(setup, attention=False),
+    "additive attention": lambda setup, config: training.trained_reversal_model(setup, attention=True),
+    "control": lambda setup, config: trained_scheduled("seq2seq-attn", setup, config),
+    "transformer": lambda setup, config: trained_scheduled("transformer", setup, config),
+    "no encoder self-attention": lambda setup, config: trained_scheduled(
+        "transformer", setup, replace(config, encoder_self_attention=False)),
+    "decoder-only": lambda setup, config: trained_scheduled("decoder-only", setup, config),
+}
+"""Chapter 8's E10 models by name: the GRUs of chapters 1-2 (constant learning rate), the attention GRU with
+the Transformer's schedule (the control), the Transformer and its two ablations (warm-up, then decay)."""
+
+
+def trained_for_e10(name: str, setup: ReversalSetup, config: TransformerConfig = TransformerConfig()
+                    ) -> tuple[nn.Module, list[float]]:
+    """Return E10's model `name` (a key of E10_MODELS) trained with `setup`, its seed included (cached on disk)."""
+    return E10_MODELS[name](setup, config)
 
 
 @torch.no_grad()
