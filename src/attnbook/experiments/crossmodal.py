@@ -3,14 +3,20 @@
 Each image is a 4 x 4 grid of 8 x 8-pixel cells; a few cells hold a coloured shape. A question names a
 colour ("red"); the answer is the shape that has that colour. Two small models answer it: one with
 cross-attention (query from the word, keys and values from the patches) and one with self-attention over
-the word and the patches concatenated into one sequence.
+the word and the patches concatenated into one sequence. A baseline averages the patches with equal weights,
+so it knows the question but cannot choose where to look. `trained_question_model` trains any of them for one
+seed, cached on disk.
 """
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import torch
 from torch import nn
+
+from . import training
 
 COLOURS = {"red": (0.90, 0.15, 0.10), "green": (0.10, 0.70, 0.20), "blue": (0.15, 0.35, 0.95),
            "yellow": (0.95, 0.85, 0.10)}
@@ -103,7 +109,24 @@ class ConcatenatedSelfAttention(nn.Module):
         return self.head(out[:, 0]), weights
 
 
-def train_questions(model: nn.Module, steps: int = 400, batch_size: int = 128, lr: float = 3e-3,
+class UniformAttention(nn.Module):
+    """Baseline: the word cannot choose. The patches are averaged with equal weights, and the classifier sees
+    the word's embedding beside that average (so it knows the question, but not where to look)."""
+
+    def __init__(self, d: int = 32):
+        super().__init__()
+        self.word = nn.Embedding(len(COLOURS), d)
+        self.patch = nn.Linear(CELL * CELL * 3, d)
+        self.head = nn.Sequential(nn.Linear(2 * d, d), nn.ReLU(), nn.Linear(d, len(SHAPES)))
+
+    def forward(self, word: torch.Tensor, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return shape logits (B, 3) and the (uniform) weights over the patches (B, 16)."""
+        weights = torch.full(patches.shape[:2], 1 / patches.shape[1])
+        pooled = (weights[..., None] * self.patch(patches)).sum(1)
+        return self.head(torch.cat([self.word(word), pooled], dim=-1)), weights
+
+
+def train_questions(model: nn.Module, steps: int = 150, batch_size: int = 128, lr: float = 3e-3,
                     seed: int = 0) -> list[float]:
     """Train `model` to answer colour questions with fresh scenes each step; return the losses."""
     torch.manual_seed(seed)
@@ -119,6 +142,21 @@ def train_questions(model: nn.Module, steps: int = 400, batch_size: int = 128, l
         opt.step()
         losses.append(loss.item())
     return losses
+
+
+MODELS = {"cross-attention": WordToPatches, "concatenated self-attention": ConcatenatedSelfAttention,
+          "uniform attention": UniformAttention}
+CHANCE = 1 / len(SHAPES)            # the three shapes are equally likely answers
+
+
+def trained_question_model(name: str, seed: int, steps: int = 150, batch_size: int = 128
+                           ) -> tuple[nn.Module, list[float]]:
+    """Return the model `name` (a key of MODELS), built and trained with `seed`, and its losses (cached on disk)."""
+    torch.manual_seed(seed)
+    model = MODELS[name]()
+    code = inspect.getsource(inspect.getmodule(WordToPatches)) + torch.__version__
+    return training.cached_training(f"crossmodal-{name.replace(' ', '-')}", name + repr((seed, steps, batch_size)) + code,
+                                    model, lambda: train_questions(model, steps, batch_size, seed=seed))
 
 
 @torch.no_grad()

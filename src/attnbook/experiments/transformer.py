@@ -1,83 +1,136 @@
-"""A tiny Transformer encoder–decoder for the reversal task (chapter 8), built on torch.nn.Transformer.
+"""Small Transformers for the reversal task (chapter 8, E10), built from the course's own layers (`layers`).
 
-The model keeps the interface of `models.Seq2Seq` (`forward(src, tgt_in)`, `generate(src, max_len)`), so
-`training.exact_match_by_length` evaluates it unchanged. Positions are learned embeddings.
+`TinyTransformer` is an encoder–decoder (optionally without the encoder's self-attention, an ablation);
+`DecoderOnlyTransformer` reads the source, a separator and the target as one causal sequence. Both keep the
+interface of `models.Seq2Seq` (`forward(src, tgt_in) -> logits`, `generate(src, max_len)`), so
+`training.fit_reversal` trains them and `training.exact_match_by_length` evaluates them unchanged.
+Positions are learned embeddings.
 """
 
 from __future__ import annotations
 
 import inspect
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import data, models, training
+from . import data, layers, models, training
 from .data import BOS, EOS, PAD
+from .layers import DecoderLayer, EncoderLayer, MultiHeadAttention, TokenAndPosition, final_norm
 from .training import ReversalSetup, fit_reversal, seed_everything
 
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    """Size and optimiser settings of the tiny Transformer; steps and batch size come from the setup."""
+    """Size, arrangement and optimiser settings of a small Transformer; steps and batch size come from the setup."""
 
     d_model: int = 32
     nhead: int = 4
-    num_layers: int = 2          # encoder layers, and as many decoder layers
+    num_layers: int = 2          # encoder layers and as many decoder layers; a decoder-only model gets both
     d_ff: int = 128
     max_positions: int = 64
+    norm_first: bool = False     # False: post-norm, as in the original Transformer
+    encoder_self_attention: bool = True
     lr: float = 3e-3             # the learning rate of the recurrent models of chapters 1-2
     warmup: int = 100            # steps of linear learning-rate warm-up, then linear decay to zero
 
 
+def _greedy(logits_for: Callable[[torch.Tensor], torch.Tensor], batch_size: int, max_len: int) -> list[list[int]]:
+    """Greedy decoding: start from BOS, append the most likely next token `max_len` times; cut at EOS."""
+    tokens = torch.full((batch_size, 1), BOS, dtype=torch.long)
+    for _ in range(max_len):
+        tokens = torch.cat([tokens, logits_for(tokens)[:, -1].argmax(-1)[:, None]], dim=1)
+    rows = tokens[:, 1:].tolist()
+    return [row[: row.index(EOS)] if EOS in row else row for row in rows]
+
+
 class TinyTransformer(nn.Module):
-    """Token and learned position embeddings, `torch.nn.Transformer` (post-norm), and an output layer."""
+    """Encoder–decoder: an encoder stack over the source, a decoder stack (causal, with cross-attention to the
+    encoder's output) over the target, and a linear output layer."""
 
     def __init__(self, vocab: int, config: TransformerConfig = TransformerConfig()):
         super().__init__()
         self.config = config
-        self.embed = nn.Embedding(vocab, config.d_model, padding_idx=PAD)
-        self.pos = nn.Embedding(config.max_positions, config.d_model)
-        self.core = nn.Transformer(config.d_model, config.nhead, config.num_layers, config.num_layers,
-                                   config.d_ff, dropout=0.0, batch_first=True)
-        self.core.encoder.use_nested_tensor = False     # keep padded positions as ordinary tensors
-        self.out = nn.Linear(config.d_model, vocab)
-
-    def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Return token plus position embeddings (B, T, d_model) for tokens (B, T)."""
-        positions = torch.arange(tokens.shape[1], device=tokens.device)
-        return self.embed(tokens) + self.pos(positions)
+        c = config
+        self.embed = TokenAndPosition(vocab, c.d_model, c.max_positions, PAD)
+        self.encoder = nn.ModuleList(EncoderLayer(c.d_model, c.nhead, c.d_ff, c.norm_first,
+                                                  self_attention=c.encoder_self_attention)
+                                     for _ in range(c.num_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(c.d_model, c.nhead, c.d_ff, c.norm_first)
+                                     for _ in range(c.num_layers))
+        self.encoder_norm, self.decoder_norm = final_norm(c.d_model, c.norm_first), final_norm(c.d_model, c.norm_first)
+        self.out = nn.Linear(c.d_model, vocab)
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the encoder output (memory, B x S x d_model) and the real-token mask (B, S)."""
         real = src != PAD
-        return self.core.encoder(self._embed(src), src_key_padding_mask=~real), real
+        x = self.embed(src)
+        for layer in self.encoder:
+            x = layer(x, key_mask=real)
+        return self.encoder_norm(x), real
 
     def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        """Return logits (B, T, V) for decoder inputs (B, T); position t sees inputs up to t only."""
-        T = tgt_in.shape[1]
-        causal = nn.Transformer.generate_square_subsequent_mask(T, device=tgt_in.device)
-        y = self.core.decoder(self._embed(tgt_in), memory, tgt_mask=causal, tgt_is_causal=True,
-                              memory_key_padding_mask=~real)
-        return self.out(y)
+        """Return logits (B, T, V) for decoder inputs (B, T); position t sees decoder inputs up to t only."""
+        y = self.embed(tgt_in)
+        for layer in self.decoder:
+            y = layer(y, memory, memory_mask=real)
+        return self.out(self.decoder_norm(y))
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Return teacher-forced logits (B, T, V) for sources (B, S) and decoder inputs (B, T)."""
-        memory, real = self.encode(src)
-        return self.decode(tgt_in, memory, real)
+        return self.decode(tgt_in, *self.encode(src))
 
     @torch.no_grad()
     def generate(self, src: torch.Tensor, max_len: int) -> tuple[list[list[int]], None]:
         """Greedy-decode each source (B, S); return token lists (EOS excluded) and None (no RNN weights)."""
         memory, real = self.encode(src)
-        tokens = torch.full((src.shape[0], 1), BOS, dtype=torch.long)
-        for _ in range(max_len):
-            nxt = self.decode(tokens, memory, real)[:, -1].argmax(-1)
-            tokens = torch.cat([tokens, nxt[:, None]], dim=1)
-        rows = tokens[:, 1:].tolist()
-        return [row[: row.index(EOS)] if EOS in row else row for row in rows], None
+        return _greedy(lambda tokens: self.decode(tokens, memory, real), src.shape[0], max_len), None
+
+    def attention_blocks(self) -> dict[str, list[MultiHeadAttention]]:
+        """Return the attention blocks by kind, layer by layer."""
+        encoder = [layer.attention for layer in self.encoder if layer.attention is not None]
+        return {"encoder self": encoder, "decoder self": [layer.self_attention for layer in self.decoder],
+                "cross": [layer.cross_attention for layer in self.decoder]}
+
+
+class DecoderOnlyTransformer(nn.Module):
+    """One causal self-attention stack over `source + BOS + target`: BOS separates the two sequences, and the
+    outputs from BOS on predict the target. It has as many layers as an encoder and a decoder together."""
+
+    def __init__(self, vocab: int, config: TransformerConfig = TransformerConfig()):
+        super().__init__()
+        self.config = config
+        c = config
+        self.embed = TokenAndPosition(vocab, c.d_model, c.max_positions, PAD)
+        self.layers = nn.ModuleList(EncoderLayer(c.d_model, c.nhead, c.d_ff, c.norm_first)
+                                    for _ in range(2 * c.num_layers))
+        self.norm = final_norm(c.d_model, c.norm_first)
+        self.out = nn.Linear(c.d_model, vocab)
+
+    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """Return logits (B, T, V) at the decoder inputs (B, T) of the sequence `src + tgt_in` (tgt_in starts with BOS).
+
+        The source padding sits in the middle of the sequence: it is masked as a key, and positions count
+        real tokens only, so every real token computes what it would without padding.
+        """
+        tokens = torch.cat([src, tgt_in], dim=1)
+        real = tokens != PAD
+        x = self.embed(tokens, positions=(real.cumsum(1) - 1).clamp(min=0))
+        for layer in self.layers:
+            x = layer(x, key_mask=real, causal=True)
+        return self.out(self.norm(x))[:, src.shape[1]:]
+
+    @torch.no_grad()
+    def generate(self, src: torch.Tensor, max_len: int) -> tuple[list[list[int]], None]:
+        """Greedy-decode each source (B, S); return token lists (EOS excluded) and None."""
+        return _greedy(lambda tokens: self(src, tokens), src.shape[0], max_len), None
+
+    def attention_blocks(self) -> dict[str, list[MultiHeadAttention]]:
+        """Return the attention blocks, layer by layer (all causal self-attention over the joint sequence)."""
+        return {"self": [layer.attention for layer in self.layers]}
 
 
 def train_scheduled(model: nn.Module, setup: ReversalSetup, lr: float, warmup: int) -> list[float]:
@@ -90,66 +143,71 @@ def train_scheduled(model: nn.Module, setup: ReversalSetup, lr: float, warmup: i
                         lambda step: min((step + 1) / warmup, (setup.steps - step) / (setup.steps - warmup)))
 
 
+KINDS = ("transformer", "decoder-only", "seq2seq-attn", "seq2seq")
+
+
 def _build(kind: str, setup: ReversalSetup, config: TransformerConfig) -> nn.Module:
     torch.manual_seed(setup.seed)
     vocab = data.vocab_size(setup.num_symbols)
     if kind == "transformer":
         return TinyTransformer(vocab, config)
-    return models.Seq2Seq(vocab, setup.emb_dim, setup.hidden, attention=(kind == "seq2seq-attn"))
+    if kind == "decoder-only":
+        return DecoderOnlyTransformer(vocab, config)
+    if kind in ("seq2seq-attn", "seq2seq"):
+        return models.Seq2Seq(vocab, setup.emb_dim, setup.hidden, attention=(kind == "seq2seq-attn"))
+    raise ValueError(f"unknown model kind {kind!r}; choose from {KINDS}")
 
 
 def trained_scheduled(kind: str, setup: ReversalSetup, config: TransformerConfig = TransformerConfig()
                       ) -> tuple[nn.Module, list[float]]:
     """Return a reversal model trained by `train_scheduled` with `config.lr` and `config.warmup`, cached on disk.
 
-    kind: "transformer" (a TinyTransformer of `config`), "seq2seq-attn" or "seq2seq" (the GRUs of chapters 1-2).
+    kind: "transformer" (a TinyTransformer of `config`), "decoder-only" (a DecoderOnlyTransformer of `config`),
+    "seq2seq-attn" or "seq2seq" (the GRUs of chapters 1-2). The seed is `setup.seed`.
     """
     model = _build(kind, setup, config)
-    sources = (inspect.getmodule(TinyTransformer), models, data, training)
+    sources = (inspect.getmodule(TinyTransformer), layers, models, data, training)
     code = "".join(inspect.getsource(m) for m in sources) + torch.__version__
     return training.cached_training(f"scheduled-{kind}", kind + repr(asdict(setup)) + repr(asdict(config)) + code,
                                     model, lambda: train_scheduled(model, setup, config.lr, config.warmup))
 
 
-def trained_reversal_transformer(setup: ReversalSetup, config: TransformerConfig = TransformerConfig()
-                                 ) -> tuple[TinyTransformer, list[float]]:
-    """Return the TinyTransformer of `config` trained on reversal with the setup's budget (cached)."""
-    return trained_scheduled("transformer", setup, config)
+E10_MODELS: dict[str, Callable[[ReversalSetup, TransformerConfig], tuple[nn.Module, list[float]]]] = {
+    "no attention": lambda setup, config: training.trained_reversal_model(setup, attention=False),
+    "additive attention": lambda setup, config: training.trained_reversal_model(setup, attention=True),
+    "control": lambda setup, config: trained_scheduled("seq2seq-attn", setup, config),
+    "transformer": lambda setup, config: trained_scheduled("transformer", setup, config),
+    "no encoder self-attention": lambda setup, config: trained_scheduled(
+        "transformer", setup, replace(config, encoder_self_attention=False)),
+    "decoder-only": lambda setup, config: trained_scheduled("decoder-only", setup, config),
+}
+"""Chapter 8's E10 models by name: the GRUs of chapters 1-2 (constant learning rate), the attention GRU with
+the Transformer's schedule (the control), the Transformer and its two ablations (warm-up, then decay)."""
 
 
-@contextmanager
-def _recording(modules: list[nn.MultiheadAttention], store: list[list[torch.Tensor]]):
-    """Record per-head weights (B, H, n_q, n_k) of every call of each module while the block runs."""
-    def hook(module, args, kwargs, output):
-        kw = {**kwargs, "need_weights": True, "average_attn_weights": False}
-        store[modules.index(module)].append(module.forward(*args, **kw)[1].detach())
-    handles = [m.register_forward_hook(hook, with_kwargs=True) for m in modules]
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
+def trained_for_e10(name: str, setup: ReversalSetup, config: TransformerConfig = TransformerConfig()
+                    ) -> tuple[nn.Module, list[float]]:
+    """Return E10's model `name` (a key of E10_MODELS) trained with `setup`, its seed included (cached on disk)."""
+    return E10_MODELS[name](setup, config)
 
 
 @torch.no_grad()
-def attention_maps(model: TinyTransformer, src: torch.Tensor, tgt_in: torch.Tensor) -> dict[str, np.ndarray]:
-    """Return per-layer, per-head weights for a teacher-forced pass.
+def attention_maps(model: TinyTransformer | DecoderOnlyTransformer, src: torch.Tensor, tgt_in: torch.Tensor
+                   ) -> dict[str, np.ndarray]:
+    """Return the per-layer, per-head weights of a teacher-forced pass, by kind (`model.attention_blocks()`).
 
-    Keys "encoder self", "decoder self", "cross": arrays (layers, B, H, n_q, n_k).
+    Each value is an array (layers, B, H, n_q, n_k); kinds without blocks are left out.
     """
-    groups = {
-        "encoder self": [layer.self_attn for layer in model.core.encoder.layers],
-        "decoder self": [layer.self_attn for layer in model.core.decoder.layers],
-        "cross": [layer.multihead_attn for layer in model.core.decoder.layers],
-    }
-    stores = {name: [[] for _ in mods] for name, mods in groups.items()}
-    was_training = model.training
-    model.train()               # dropout is 0; training mode only avoids the fused inference path
+    groups = {name: blocks for name, blocks in model.attention_blocks().items() if blocks}
+    records: dict[nn.Module, torch.Tensor] = {}
+
+    def record(module: nn.Module, args: tuple, out: tuple[torch.Tensor, torch.Tensor]) -> None:
+        records[module] = out[1]                       # (B, H, n_q, n_k); returning None keeps the output
+
+    handles = [block.register_forward_hook(record) for blocks in groups.values() for block in blocks]
     try:
-        with _recording(groups["encoder self"], stores["encoder self"]), \
-                _recording(groups["decoder self"], stores["decoder self"]), \
-                _recording(groups["cross"], stores["cross"]):
-            model(src, tgt_in)
+        model(src, tgt_in)
     finally:
-        model.train(was_training)
-    return {name: np.stack([calls[0].numpy() for calls in store]) for name, store in stores.items()}
+        for handle in handles:
+            handle.remove()
+    return {name: np.stack([records[block].numpy() for block in blocks]) for name, blocks in groups.items()}
