@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
+import io
 import math
+import os
 
 import pytest
 import torch
@@ -61,9 +62,17 @@ def test_speedups_and_quartiles():
     assert layer_cost.quartiles([1, 2, 3, 4, 5]) == (2, 3, 4)
 
 
-def test_cores_and_load_reports_this_machine():
-    cores, load = layer_cost.cores_and_load()
-    assert cores >= 1 and load >= 0
+def test_busy_cores_reads_the_busy_share_of_proc_stat(monkeypatch):
+    # two snapshots of the "cpu" line: 100 more ticks in all, 30 of them busy (user 20, system 10)
+    lines = iter(["cpu  100 0 50 800 10 0 0 0 0 0\n", "cpu  120 0 60 860 20 0 0 0 0 0\n"])
+    monkeypatch.setattr(layer_cost, "open", lambda path: io.StringIO(next(lines)), raising=False)
+    monkeypatch.setattr(layer_cost.os, "cpu_count", lambda: 2)
+    assert layer_cost.busy_cores(seconds=0) == pytest.approx(2 * 30 / 100)
+
+
+def test_busy_cores_and_usable_cores_on_this_machine():
+    assert layer_cost.usable_cores() >= 1
+    assert 0 <= layer_cost.busy_cores(seconds=0.1) <= (os.cpu_count() or 1) + 1e-9
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine")

@@ -151,6 +151,24 @@ def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
     return low, mid, high
 
 
-def cores_and_load() -> tuple[int, float]:
-    """Return the cores this process may use and the load average of the last minute (runnable processes)."""
-    return len(os.sched_getaffinity(0)), os.getloadavg()[0]
+def usable_cores() -> int:
+    """Return the number of cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def busy_cores(seconds: float = 0.5) -> float:
+    """Return how many cores other programs keep busy: the machine's busy CPU time over `seconds` of
+    sleep (from /proc/stat, Linux), divided by the length of that window; NaN where /proc/stat is missing."""
+    def busy_and_total() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(t) for t in f.readline().split()[1:]]
+        idle = ticks[3] + ticks[4]                       # idle and iowait
+        return sum(ticks[:8]) - idle, sum(ticks[:8])     # user nice system idle iowait irq softirq steal
+    try:
+        busy0, total0 = busy_and_total()
+        time.sleep(seconds)                              # this process does nothing meanwhile
+        busy1, total1 = busy_and_total()
+    except OSError:
+        return math.nan
+    cores = os.cpu_count() or 1
+    return cores * (busy1 - busy0) / max(1, total1 - total0)
