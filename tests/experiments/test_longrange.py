@@ -64,31 +64,34 @@ def test_majority_baseline_is_above_chance_and_below_one():
     assert 0.1 < acc < 0.5
 
 
-def test_flops_cross_where_n_is_one_and_a_half_times_d():
-    f = longrange.flops(768, 512)
-    assert f["self-attention"] == pytest.approx(f["recurrent"])
-    assert longrange.flops(100, 512)["self-attention"] < longrange.flops(100, 512)["recurrent"]
+def _tiny(steps: int, seed: int = 0, marked: bool = False) -> longrange.LookupSetup:
+    return longrange.LookupSetup(length=4, num_symbols=3, emb_dim=4, hidden=6, d_model=6, steps=steps,
+                                 batch_size=8, seed=seed, marked=marked)
 
 
-def test_attention_peak_memory_grows_about_fourfold_when_n_doubles():
-    small, large = longrange.attention_peak_bytes(256, 16), longrange.attention_peak_bytes(512, 16)
-    assert large >= 2 * 512 * 512 * 8                                 # at least two n x n float64 arrays
-    assert 3.2 < large / small < 4.5
+def _states_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
-def test_timers_return_positive_seconds():
-    assert longrange.attention_forward_seconds(32, 8, repeats=1) > 0
-    assert longrange.recurrent_forward_seconds(32, 8, repeats=1) > 0
-    assert longrange.softmax_seconds_per_entry(32, repeats=1) > 0
+@pytest.mark.parametrize("kind, table", [("gru", None), ("attention", torch.randn(5, 6))])
+def test_trained_reader_is_cached_and_its_prefixes_are_the_shorter_runs(tmp_path, monkeypatch, kind, table):
+    monkeypatch.setenv("ATTNBOOK_CACHE", str(tmp_path))
+    model, losses = longrange.trained_reader(_tiny(6), kind, table, prefixes=(2, 4))
+    assert len(losses) == 6 and len(list(tmp_path.iterdir())) == 3          # the run and its two prefixes
+    again, cached_losses = longrange.trained_reader(_tiny(6), kind, table)
+    assert cached_losses == losses and _states_equal(model, again)
+    short, short_losses = longrange.trained_reader(_tiny(4), kind, table)    # served by the snapshot
+    monkeypatch.setenv("ATTNBOOK_CACHE", str(tmp_path / "empty"))
+    fresh, fresh_losses = longrange.trained_reader(_tiny(4), kind, table)    # trained from scratch
+    assert short_losses == fresh_losses == losses[:4] and _states_equal(short, fresh)
 
 
-def test_self_attention_with_positions_learns_every_distance_of_a_short_task():
-    setup = longrange.LookupSetup(length=8, steps=300)
-    angles = np.outer(np.arange(9), 10000.0 ** (-np.arange(0, setup.d_model, 2) / setup.d_model))
-    table = torch.as_tensor(np.stack([np.sin(angles), np.cos(angles)], -1).reshape(9, setup.d_model),
-                            dtype=torch.float32)
-    torch.manual_seed(0)
-    model = longrange.AttentionReader(setup, table)
-    losses = longrange.train_reader(model, setup)
-    assert len(losses) == setup.steps and losses[-1] < losses[0]
-    assert longrange.accuracy_by_distance(model, setup, per_distance=100).min() > 0.9
+def test_trained_reader_depends_on_the_seed_and_checks_its_arguments(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTNBOOK_CACHE", str(tmp_path))
+    a, _ = longrange.trained_reader(_tiny(3, seed=0), "gru")
+    b, _ = longrange.trained_reader(_tiny(3, seed=1), "gru")
+    assert not _states_equal(a, b)
+    with pytest.raises(ValueError, match="kind"):
+        longrange.trained_reader(_tiny(3), "lstm")
+    with pytest.raises(ValueError, match="positions"):
+        longrange.trained_reader(_tiny(3), "gru", torch.zeros(5, 6))

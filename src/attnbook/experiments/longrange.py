@@ -1,5 +1,6 @@
 """Long-range dependencies (chapter 7, E9): a lookup at a controlled distance, a recurrent reader and a
-self-attention reader trained with the same budget, and the cost of each against sequence length.
+self-attention reader trained with the same budget and cached on disk (their cost against the sequence
+length is measured in `layer_cost`).
 
 An example is `length` random symbols followed by one query token. In the *distance* task the query
 names a distance d (1 ≤ d ≤ length) and the answer is the symbol d positions before the query, so the
@@ -9,16 +10,18 @@ to recall carries a flag where it appears, and the query token is always the sam
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
-import time
-import tracemalloc
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from .timing import torch_threads
+from .training import cached_training
 
 
 @dataclass(frozen=True)
@@ -101,14 +104,18 @@ class AttentionReader(nn.Module):
         return self.out(self.attend(tokens)[0][:, -1])
 
 
-def train_reader(model: nn.Module, setup: LookupSetup) -> list[float]:
-    """Train `model` on fresh batches of the lookup task (Adam, clipped gradients); return the losses."""
+def train_reader(model: nn.Module, setup: LookupSetup, after_step: Callable[[int], None] | None = None
+                 ) -> list[float]:
+    """Train `model` on fresh batches of the lookup task (Adam, clipped gradients); return the losses.
+
+    `after_step(k)`, when given, is called after the k-th step (k = 1, ..., setup.steps).
+    """
     torch.manual_seed(setup.seed)
     rng = np.random.default_rng(setup.seed)
     opt = torch.optim.Adam(model.parameters(), lr=setup.lr)
     losses = []
     with torch_threads(1):                              # tiny models: one thread is fastest and fair to both
-        for _ in range(setup.steps):
+        for step in range(1, setup.steps + 1):
             tokens, targets, _ = lookup_batch(rng, setup.batch_size, setup)
             loss = nn.functional.cross_entropy(model(tokens), targets)
             opt.zero_grad()
@@ -116,8 +123,50 @@ def train_reader(model: nn.Module, setup: LookupSetup) -> list[float]:
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             losses.append(loss.item())
+            if after_step:
+                after_step(step)
     model.eval()
     return losses
+
+
+def trained_reader(setup: LookupSetup, kind: str, positions: torch.Tensor | None = None,
+                   prefixes: Sequence[int] = ()) -> tuple[nn.Module, list[float]]:
+    """Return a reader of `kind` ("gru" or "attention", the latter with the fixed `positions` table or
+    none) trained on `setup` (its seed sets the initial weights and the data), and its losses, cached on disk.
+
+    Training is deterministic, so the model trained for k < setup.steps steps with the same seed is this
+    run after k steps: for each k in `prefixes` that snapshot is cached too, as the run with `steps` = k.
+    """
+    if kind not in ("gru", "attention"):
+        raise ValueError(f"kind must be 'gru' or 'attention', got {kind!r}")
+    if kind == "gru" and positions is not None:
+        raise ValueError("a GRU reader takes no positions table")
+    table = "none" if positions is None else hashlib.sha256(
+        torch.as_tensor(positions, dtype=torch.float32).numpy().tobytes()).hexdigest()
+    code = "".join(inspect.getsource(f) for f in (LookupSetup, lookup_batch, GRUReader, AttentionReader,
+                                                   train_reader, trained_reader))
+
+    def build() -> nn.Module:
+        return GRUReader(setup) if kind == "gru" else AttentionReader(setup, positions)
+
+    def key(run: LookupSetup) -> str:
+        return repr(asdict(run)) + kind + table + code
+
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+
+    def keep_snapshot(step: int) -> None:
+        if step in prefixes:
+            snapshots[step] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    torch.manual_seed(setup.seed)                       # the initial weights depend on the seed only
+    model = build()
+    model, losses = cached_training(f"lookup-{kind}", key(setup), model,
+                                    lambda: train_reader(model, setup, keep_snapshot))
+    for steps, state in snapshots.items():
+        prefix = build()
+        prefix.load_state_dict(state)
+        cached_training(f"lookup-{kind}", key(replace(setup, steps=steps)), prefix, lambda: losses[:steps])
+    return model, losses
 
 
 @torch.no_grad()
@@ -154,78 +203,3 @@ def last_row_weights(model: AttentionReader, setup: LookupSetup, per_distance: i
         tokens, _, _ = lookup_batch(rng, per_distance, setup, distance=d)
         rows.append(model.attend(tokens)[1][:, -1].mean(0).numpy())
     return np.stack(rows)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Cost against sequence length: time of one forward pass, and memory of the n x n weights.
-
-def best_seconds(fn, repeats: int = 7) -> float:
-    """Return the shortest CPU time of the calling thread (s) over `repeats` calls of `fn`, after one warm-up.
-
-    Other programs on a busy machine can only add time (cache misses, shared memory bandwidth), so the
-    minimum is the steadiest estimate of the cost itself.
-    """
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.thread_time()
-        fn()
-        times.append(time.thread_time() - start)
-    return min(times)
-
-
-def attention_forward_seconds(n: int, d: int, repeats: int = 7, seed: int = 0) -> float:
-    """Return the best CPU time (s, one thread) of one self-attention forward pass on n positions of width d."""
-    gen = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, d, generator=gen)
-    Wq, Wk, Wv = (torch.randn(d, d, generator=gen) / math.sqrt(d) for _ in range(3))
-
-    def forward():
-        Q, K, V = X @ Wq, X @ Wk, X @ Wv
-        return torch.softmax(Q @ K.T / math.sqrt(d), dim=-1) @ V
-
-    with torch_threads(1), torch.no_grad():
-        return best_seconds(forward, repeats)
-
-
-def softmax_seconds_per_entry(n: int, repeats: int = 7, seed: int = 0) -> float:
-    """Return the best CPU time (s, one thread) per entry of a row softmax over an (n, n) float32 matrix."""
-    S = torch.randn(n, n, generator=torch.Generator().manual_seed(seed))
-    with torch_threads(1), torch.no_grad():
-        return best_seconds(lambda: torch.softmax(S, dim=-1), repeats) / (n * n)
-
-
-def recurrent_forward_seconds(n: int, d: int, repeats: int = 7, seed: int = 0) -> float:
-    """Return the best CPU time (s, one thread) of a GRU encoder (width d) reading n positions."""
-    torch.manual_seed(seed)
-    gru = nn.GRU(d, d, batch_first=True)
-    X = torch.randn(1, n, d)
-    with torch_threads(1), torch.no_grad():
-        return best_seconds(lambda: gru(X), repeats)
-
-
-def attention_peak_bytes(n: int, d: int, seed: int = 0) -> int:
-    """Return the peak bytes NumPy allocates (tracemalloc) during one float64 self-attention forward pass."""
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d))
-    Wq, Wk, Wv = (rng.normal(size=(d, d)) / math.sqrt(d) for _ in range(3))
-    tracemalloc.start()
-    try:
-        Q, K, V = X @ Wq, X @ Wk, X @ Wv
-        S = np.einsum("ik,jk->ij", Q, K) / math.sqrt(d)             # (n, n) scores
-        S -= S.max(axis=1, keepdims=True)
-        np.exp(S, out=S)
-        out = (S / S.sum(axis=1, keepdims=True)) @ V                # (n, n) weights, then (n, d)
-        del Q, K, V, S, out
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def flops(n: int, d: int) -> dict[str, float]:
-    """Return the floating-point operations of one forward pass on n positions of width d (2 per multiply-add).
-
-    "self-attention": projections to Q, K, V (3 n d²) plus scores and weighted sum (2 n² d);
-    "recurrent": a GRU layer, three gates each with an input and a recurrent product (6 n d²).
-    """
-    return {"self-attention": 2.0 * (3 * n * d * d + 2 * n * n * d), "recurrent": 2.0 * 6 * n * d * d}

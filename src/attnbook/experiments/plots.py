@@ -6,6 +6,7 @@ from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import LogFormatter
 
 # Okabe–Ito palette; each model keeps its colour in every chapter.
 MODEL_COLORS = {
@@ -59,3 +60,19 @@ def band(ax: plt.Axes, x: Sequence[float], runs: np.ndarray, label: str, color: 
     ax.fill_between(x, mean - sem, mean + sem, color=color, alpha=0.25, linewidth=0)
     for edge in (runs.min(axis=0), runs.max(axis=0)):
         ax.plot(x, edge, color=color, linewidth=0.6, linestyle=":")
+
+
+class _PlainLogFormatter(LogFormatter):
+    """Label the same ticks as matplotlib's log formatter, as plain numbers: 0.5, 6, 100 (not 6×10⁰)."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
+def plain_log_ticks(ax: plt.Axes) -> None:
+    """Write the tick labels of every logarithmic axis of `ax` as plain numbers."""
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            base = axis.get_transform().base
+            axis.set_major_formatter(_PlainLogFormatter(base=base))
+            axis.set_minor_formatter(_PlainLogFormatter(base=base, labelOnlyBase=False))
