@@ -42,6 +42,25 @@ def test_stale_pages_are_executed_once_into_the_cache_and_edits_make_them_stale(
     assert stale_chapters(cache, pages) == [pages[1]]
 
 
+TIMED = PAGE.replace("kernelspec:", "{front}kernelspec:").replace(
+    "print({value} * 2)", "import time  # {name}\nstart = time.time()\ntime.sleep(1)\nprint(start, time.time())")
+
+
+def test_a_page_that_must_run_alone_runs_after_the_others(tmp_path):
+    pages = [tmp_path / f"{name}.md" for name in ("alone", "first", "second")]
+    for page in pages:
+        front = "attnbook:\n  execute_alone: true\n" if page.stem == "alone" else ""
+        page.write_text(TIMED.format(front=front, name=page.stem), encoding="utf-8")
+    assert execute_stale(pages, tmp_path / "cache", workers=2) == 0
+    cache = get_cache(str(tmp_path / "cache"))
+    spans = {}
+    for record in cache.list_cache_records():
+        cell = cache.get_cache_bundle(record.pk).nb.cells[0]
+        spans[cell.source.split("# ")[1].split()[0]] = [float(x) for x in cell.outputs[0]["text"].split()]
+    assert spans["first"][0] < spans["second"][1] and spans["second"][0] < spans["first"][1]  # side by side
+    assert spans["alone"][0] >= max(spans["first"][1], spans["second"][1])
+
+
 def test_a_failing_page_is_not_cached(tmp_path):
     page = tmp_path / "bad.md"
     page.write_text(PAGE.format(value="1 / 0 +"), encoding="utf-8")
