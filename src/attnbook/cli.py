@@ -60,10 +60,15 @@ def _secret(out: Path, given: str | None) -> str:
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
+    from .grading import sandbox
+    from .grading.csvsafe import csv_text
+
+    sandbox.prestart()  # the fork server warms up (imports torch) while this process builds the assignments
     from .grading import gradebook
     from .grading.checks import Assignment
     from .grading.feedback import grades_csv, render
-    from .grading.runner import grade_folder, load_result, write_atomic
+    from .grading.runner import (OutputBusy, grade_folder, grader_errors, load_result, output_lock, student_folder,
+                                 write_atomic)
     from .grading.sandbox import IsolationError, Limits
 
     root = _course_root(args.course)
@@ -72,40 +77,56 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         print(f"attnbook: {submitted}: no such folder of submissions", file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=int(args.timeout), call_seconds=args.call_timeout,
                     memory_bytes=args.memory_mb * 2**20)
-    secret = _secret(out, args.secret)
     db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
-    for name in args.assignment:
-        assignment = Assignment(name, root / "solutions", root / "autograde" / "checks")
+    problems: list[str] = []
 
-        graded_now: set[str] = set()
-
-        def write_feedback(res):
-            write_atomic(out / "feedback" / res.student / f"{res.assignment}.html", render(res), durable=False)
-
+    def write_feedback(res):
+        path = out / "feedback" / student_folder(res.student) / f"{res.assignment}.html"
         try:
-            with gradebook.Recorder(db_url, assignment) as recorder:
-                def on_result(res):
-                    write_feedback(res)
-                    recorder.add(res)
-                    graded_now.add(res.student)
+            write_atomic(path, render(res), durable=False)
+        except Exception as exc:  # noqa: BLE001  (this student's page only)
+            problems.append(f"{res.student} ({res.assignment}): feedback not written: {type(exc).__name__}: {exc}")
 
-                results = grade_folder(assignment, submitted, out, secret, limits, args.workers, on_result,
-                                       args.scheduler, args.weak_isolation)
-                for res in results:
-                    if res.student not in graded_now:  # graded by an earlier run: record again (idempotent)
+    try:
+        with output_lock(out):
+            secret = _secret(out, args.secret)
+            for name in args.assignment:
+                assignment = Assignment(name, root / "solutions", root / "autograde" / "checks")
+                graded_now: set[str] = set()
+                with gradebook.Recorder(db_url, assignment) as recorder:
+                    def on_result(res):
+                        write_feedback(res)
                         recorder.add(res)
-                        if not (out / "feedback" / res.student / f"{name}.html").exists():
-                            write_feedback(res)
-        except IsolationError as exc:
-            print(f"attnbook: {exc}", file=sys.stderr)
-            return 3
-        print(f"{name}: graded {len(results)} submissions, mean score "
-              f"{sum(r.score for r in results) / max(1, len(results)):.2f} / {assignment.max_score:g}", file=sys.stderr)
-    all_results = [r for p in sorted((out / "results").glob("*/*.json")) if (r := load_result(p))]
-    write_atomic(out / "grades.csv", grades_csv(all_results))
+                        graded_now.add(res.student)
+
+                    results = grade_folder(assignment, submitted, out, secret, limits, args.workers, on_result,
+                                           args.scheduler, args.weak_isolation)
+                    for res in results:
+                        if res.student not in graded_now:  # graded by an earlier run: record again (idempotent)
+                            recorder.add(res)
+                            if not (out / "feedback" / student_folder(res.student) / f"{name}.html").exists():
+                                write_feedback(res)
+                problems += [f"gradebook: {f}" for f in recorder.failures]
+                problems += grader_errors(results)
+                print(f"{name}: graded {len(results)} submissions, mean score "
+                      f"{sum(r.score for r in results) / max(1, len(results)):.2f} / {assignment.max_score:g}",
+                      file=sys.stderr)
+            all_results = [r for p in sorted((out / "results").glob("*/*.json")) if (r := load_result(p))]
+            write_atomic(out / "grades.csv", grades_csv(all_results))
+            write_atomic(out / "grader_errors.csv", csv_text([["problem"]] + [[p] for p in problems]))
+    except OutputBusy as exc:
+        print(f"attnbook: {exc}", file=sys.stderr)
+        return 4
+    except IsolationError as exc:
+        print(f"attnbook: {exc}", file=sys.stderr)
+        return 3
+    if problems:
+        print(f"attnbook: {len(problems)} grader error(s), listed in {out / 'grader_errors.csv'} (every other "
+              f"submission was graded):", file=sys.stderr)
+        for line in problems[:50]:
+            print(f"  {line}", file=sys.stderr)
     return 0
 
 

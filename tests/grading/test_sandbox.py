@@ -131,7 +131,7 @@ def test_blocked_alarm_and_endless_loop_are_killed_on_time():
     code = "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])\ndef spin():\n    while True:\n        pass\n"
     start = time.monotonic()
     result, _ = _call(code, "spin", limits=Limits(call_seconds=1, wall_seconds=60))
-    assert result.ended.startswith("stalled") and time.monotonic() - start < 20
+    assert result.ended == "it ran past the 1 s limit of a call" and time.monotonic() - start < 10
     assert not _sandbox_processes()
 
 
@@ -171,10 +171,10 @@ def test_without_namespaces_grading_is_refused_unless_weak_isolation_is_asked_fo
 
 
 def test_unprivileged_user_namespace_mode_isolates_as_well(user_namespaces, tmp_path, listener):
-    script = (f"import json; from attnbook.grading import sandbox; from test_grading_sandbox import _call, PROBE; "
-              f"box = sandbox.start(); r, seen = _call(PROBE, 'probe', '{tmp_path}', {listener.getsockname()[1]}); "
+    script = (f"import json; from attnbook.grading import sandbox; from test_sandbox import _call, PROBE; "
+              f"box = sandbox.shared(); r, seen = _call(PROBE, 'probe', '{tmp_path}', {listener.getsockname()[1]}); "
               f"print(json.dumps([box.isolation, r.ended, json.loads(seen)]))")
-    run = _unshare_user(f"PYTHONPATH=tests exec {sys.executable} -c \"{script}\"")
+    run = _unshare_user(f"PYTHONPATH=tests/grading:tests exec {sys.executable} -c \"{script}\"")
     assert run.returncode == 0, run.stderr
     isolation, ended, seen = json.loads(run.stdout.splitlines()[-1])
     assert isolation == "userns" and ended == "ok"

@@ -7,9 +7,12 @@ arguments, and returns plain data (NumPy arrays, numbers, lists, tuples, dicts).
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import numpy as np
+
+from ..i18n import t
 
 
 def to_plain(value: Any) -> Any:
@@ -29,7 +32,7 @@ def to_plain(value: Any) -> Any:
 def exercise(ns: dict, name: str) -> Any:
     """Return the student's definition of `name`, or raise NameError saying why it is missing."""
     if name not in ns:
-        raise NameError(f"{name!r} is not defined: its answer cell is missing or raised an error")
+        raise NameError(t("{name!r} is not defined: its answer cell is missing or raised an error", name=name))
     return ns[name]
 
 
@@ -82,8 +85,16 @@ def module_with_parameters(ns: dict, name: str, args: list, kwargs: dict) -> Any
         return to_plain(module(*inputs, **kwargs.get("forward", {})))
 
 
+class KeptTorchLayer(Exception):
+    """A module whose `load_from_torch` kept (a copy of) the torch layer instead of copying its weights."""
+
+
 def module_loaded_from_torch(ns: dict, name: str, args: list, kwargs: dict) -> Any:
     """Build `name(**init)`, `load_from_torch` a seeded torch layer, return `forward(*inputs)`.
+
+    Delegating to the layer earns nothing: after loading, the layer's weights are overwritten with noise
+    and every layer of its class refuses to run during the forward pass, so only weights copied into the
+    module's own parameters give the original outputs; a module that keeps such a layer is refused.
 
     kwargs: {"init": dict, "torch_class": attribute of torch.nn, "torch_init": dict, "seed": int,
     "inputs": list, "forward": dict}.
@@ -91,12 +102,38 @@ def module_loaded_from_torch(ns: dict, name: str, args: list, kwargs: dict) -> A
     import torch
 
     layer = seeded_torch_layer(kwargs)
+    torch_class = type(layer)
     module = exercise(ns, name)(**kwargs["init"])
     module.load_from_torch(layer)
     module.eval()
-    inputs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in kwargs["inputs"]]
+    noise = torch.Generator().manual_seed(kwargs["seed"] + 1)
     with torch.no_grad():
+        for tensor in [*layer.parameters(), *layer.buffers()]:
+            if tensor.is_floating_point():
+                tensor.copy_(torch.randn(tensor.shape, generator=noise, dtype=tensor.dtype) * 10)
+    del layer
+    if isinstance(module, torch.nn.Module) and any(isinstance(m, torch_class) for m in module.modules()):
+        raise KeptTorchLayer(t("load_from_torch kept a torch.nn.{cls} inside the module: copy its weights into "
+                               "your own layers instead", cls=torch_class.__name__))
+    inputs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in kwargs["inputs"]]
+    with torch.no_grad(), _refused(torch_class):
         return to_plain(module(*inputs, **kwargs.get("forward", {})))
+
+
+@contextmanager
+def _refused(torch_class: type) -> Iterator[None]:
+    """Make every layer of `torch_class` raise KeptTorchLayer when run, for the `with` block."""
+    original = torch_class.forward
+
+    def refuse(self, *args, **kwargs):
+        raise KeptTorchLayer(t("the forward pass called a torch.nn.{cls}: compute it with the weights you "
+                               "copied instead", cls=torch_class.__name__))
+
+    torch_class.forward = refuse
+    try:
+        yield
+    finally:
+        torch_class.forward = original
 
 
 def seeded_torch_layer(kwargs: dict):

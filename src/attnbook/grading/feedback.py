@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from html import escape
 
+from .csvsafe import csv_text
 from .runner import SubmissionResult
 
 PAGE = """<!doctype html>
@@ -48,9 +47,6 @@ def render(result: SubmissionResult) -> str:
 
 def grades_csv(results: list[SubmissionResult]) -> str:
     """Return grades.csv: `student_id,assignment,score,max_score`, one row per student and assignment."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student_id", "assignment", "score", "max_score"])
-    for r in sorted(results, key=lambda r: (r.student, r.assignment)):
-        writer.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}"])
-    return buf.getvalue()
+    return csv_text([["student_id", "assignment", "score", "max_score"]] +
+                    [[r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}"]
+                     for r in sorted(results, key=lambda r: (r.student, r.assignment))])

@@ -7,19 +7,20 @@ the hidden checks themselves, so no page can show check or mistake source.
 from __future__ import annotations
 
 import base64
-import csv
 import io
 from collections import Counter, defaultdict
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .csvsafe import csv_text  # noqa: E402
 from .feedback import grades_csv, render  # noqa: E402
-from .runner import SubmissionResult, load_result, write_atomic  # noqa: E402
+from .runner import SubmissionResult, load_result, student_folder, write_atomic  # noqa: E402
 
 
 def load_runs(runs: list[Path]) -> list[SubmissionResult]:
@@ -31,12 +32,6 @@ def load_runs(runs: list[Path]) -> list[SubmissionResult]:
             if res:
                 found[(res.student, res.assignment)] = res
     return sorted(found.values(), key=lambda r: (r.assignment, r.student))
-
-
-def _csv(rows: list[list]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
 
 
 def _png(fig) -> str:
@@ -78,7 +73,7 @@ def write_report(runs: list[Path], out: Path) -> None:
     rows = [["student_id", "assignment", "exercise", "points", "max_points", "checks_passed", "checks", "mistakes"]]
     full, seen, mistakes = Counter(), Counter(), Counter()
     for r in results:
-        write_atomic(out / "feedback" / r.student / f"{r.assignment}.html", render(r))
+        write_atomic(out / "feedback" / student_folder(r.student) / f"{r.assignment}.html", render(r))
         for ex in r.exercises:
             key = f"{r.assignment}: {ex.name}"
             seen[key] += 1
@@ -89,8 +84,8 @@ def write_report(runs: list[Path], out: Path) -> None:
     pass_rate = {k: full[k] / seen[k] for k in sorted(seen)}
     common = mistakes.most_common(15)
     write_atomic(out / "grades.csv", grades_csv(results))
-    write_atomic(out / "exercises.csv", _csv(rows))
-    write_atomic(out / "mistakes.csv", _csv([["assignment", "exercise", "mistake", "students"]] +
+    write_atomic(out / "exercises.csv", csv_text(rows))
+    write_atomic(out / "mistakes.csv", csv_text([["assignment", "exercise", "mistake", "students"]] +
                                             [[*m, n] for m, n in common]))
     plots = [("Score distribution per assignment", _score_plot(results)),
              ("Pass rate per exercise (full marks)",
@@ -101,8 +96,8 @@ def write_report(runs: list[Path], out: Path) -> None:
                             "diagnosed mistakes")))
     figures = "".join(f'<h2>{escape(t)}</h2><img alt="{escape(t)}" src="data:image/png;base64,{p}">' for t, p in plots)
     table = "".join(f"<tr><td>{escape(r.student)}</td><td>{escape(r.assignment)}</td>"
-                    f'<td>{r.score:g} / {r.max_score:g}</td><td><a href="feedback/{escape(r.student)}/'
-                    f'{escape(r.assignment)}.html">feedback</a></td></tr>' for r in results)
+                    f'<td>{r.score:g} / {r.max_score:g}</td><td><a href="feedback/{escape(quote(student_folder(r.student)))}/'
+                    f'{escape(quote(r.assignment))}.html">feedback</a></td></tr>' for r in results)
     write_atomic(out / "index.html", f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Class report</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
 img{{max-width:100%}} td,th{{padding:.2rem .6rem;text-align:left}}</style></head><body>
