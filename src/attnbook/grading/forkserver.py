@@ -60,52 +60,62 @@ class Records:
     """Split the child's output into lines and keep only the records the grader expects, in order.
 
     The expected records are `{"cell": i, ...` for each program cell, then `{"call": j, ...` for each
-    call; a first line `{"setup_error": ...` is kept too. Anything else is dropped as it streams by, so
-    a line of any length costs the keeper a few bytes of memory and the grader nothing.
+    call; a first line `{"setup_error": ...` is kept too. Everything else is skipped as it streams by,
+    with one C-speed search per chunk for where the next expected record starts, so that junk of any
+    shape (one endless line, millions of empty ones) costs the keeper a few bytes of memory and the grader
+    nothing.
     """
+
+    SETUP = b'{"setup_error": '
 
     def __init__(self, cells: int, first_call: int, calls: int):
         self.cells = cells
         self.prefixes = [b'{"cell": %d, ' % i for i in range(cells)]
         self.prefixes += [b'{"call": %d, ' % i for i in range(first_call, first_call + calls)]
-        self.done, self.head, self.keep = 0, b"", None
+        self.done, self.keep, self.setup, self.carry, self.line_start = 0, False, False, b"", True
 
     @property
     def complete(self) -> bool:
         """Return True once every expected record has arrived."""
         return self.done == len(self.prefixes)
 
-    def _decide(self) -> bool | None:
-        wanted = self.prefixes[self.done] if not self.complete else b"\0"
-        setup = b'{"setup_error": ' if self.done == 0 else b"\0"
-        for prefix in (wanted, setup):
-            if self.head.startswith(prefix):
-                return True
-        if any(prefix.startswith(self.head) for prefix in (wanted, setup)):
-            return None  # not known yet
-        return False
+    def _next_start(self, data: bytes, pos: int) -> tuple[int, bool] | None:
+        """Return (where the next expected line starts, whether it is the setup line), if it is in `data`."""
+        wanted = [] if self.complete else [(self.prefixes[self.done], False)]
+        wanted += [(self.SETUP, True)] if self.done == 0 else []
+        found = []
+        for prefix, setup in wanted:
+            if self.line_start and data.startswith(prefix, pos):
+                return pos, setup
+            at = data.find(b"\n" + prefix, pos)
+            if at >= 0:
+                found.append((at + 1, setup))
+        return min(found) if found else None
 
     def feed(self, data: bytes) -> tuple[bytes, int]:
         """Return the bytes to pass on from `data`, and how many expected records it completed."""
-        out, completed, start = [], 0, 0
-        while start < len(data):
-            end = data.find(b"\n", start)
-            piece = data[start:] if end < 0 else data[start:end]
-            if self.keep is None:
-                self.head += piece[:32]
-                self.keep = self._decide()
-                if self.keep:
-                    out.append(self.head + piece[32:])
-            elif self.keep:
-                out.append(piece)
-            if end < 0:
-                break
+        data, self.carry = self.carry + data, b""
+        out, completed, pos = [], 0, 0
+        while pos < len(data):
             if self.keep:
-                out.append(b"\n")
-                if not self.head.startswith(b'{"setup_error": '):
+                end = data.find(b"\n", pos)
+                if end < 0:
+                    out.append(data[pos:])
+                    break
+                out.append(data[pos:end + 1])
+                self.keep, self.line_start, pos = False, True, end + 1
+                if not self.setup:
                     self.done += 1
                     completed += 1
-            self.head, self.keep, start = b"", None, end + 1
+                continue
+            start = self._next_start(data, pos)
+            if start is None:  # keep the tail: an expected line may begin across the chunk boundary
+                tail = max(pos, len(data) - len(self.SETUP) - 8)
+                self.line_start = self.line_start and tail == pos
+                self.carry = data[tail:]
+                break
+            pos, self.setup = start
+            self.keep = True
         return b"".join(out), completed
 
 
@@ -187,8 +197,10 @@ def _keeper(request: dict, level: str, job_fd: int, result_fd: int, report: int,
         shutil.rmtree(workdir, ignore_errors=True)
     if group:
         group.remove(os.getpid())
-    os.write(report, json.dumps({"ended": ended}).encode() + b"\n")
-    os._exit(0)
+    try:
+        os.write(report, json.dumps({"ended": ended}).encode() + b"\n")
+    finally:
+        os._exit(0)
 
 
 def _kill(pid: int, group: bool = False) -> None:
@@ -206,7 +218,7 @@ def _watch(pid: int, limits: dict, records: Records, relay: int, result_fd: int,
     child_fd = os.pidfd_open(pid)
     start = now = time.monotonic()
     deadline = start + limits["call_seconds"] + DEADLINE_GRACE
-    sent, ended, watched = 0, None, [child_fd, server_fd, relay]
+    sent, ended, watched, checked = 0, None, [child_fd, server_fd, relay], start
     memory = f"used more than {limits['memory_bytes'] / 2**20:.0f} MiB of memory"
     while ended is None:
         ready, _, _ = select.select(watched, [], [], 0.1)
@@ -225,7 +237,6 @@ def _watch(pid: int, limits: dict, records: Records, relay: int, result_fd: int,
                     os.write(result_fd, passed)
                 if completed:
                     deadline = now + (EXIT_GRACE if records.complete else limits["call_seconds"] + DEADLINE_GRACE)
-                continue
         if child_fd in ready:
             status = os.waitpid(pid, 0)[1]
             while relay in watched and sent <= limits["result_bytes"] and select.select([relay], [], [], 0)[0]:
@@ -235,15 +246,18 @@ def _watch(pid: int, limits: dict, records: Records, relay: int, result_fd: int,
                 sent += len(data)
                 os.write(result_fd, records.feed(data)[0])
             return memory if group and group.memory_exceeded() else _describe_exit(status)
+        # Checked on every pass, however busy the child keeps the channel.
         if server_fd in ready:
             ended = "grader stopped"
         elif now - start > limits["wall_seconds"]:
             ended = "timeout"
         elif now > deadline:
-            ended = "ok" if records.complete else \
-                f"it ran past the {limits['call_seconds']:g} s limit of a {'cell' if records.done < records.cells else 'call'}"
-        elif (group.memory_exceeded() if group else _tree_rss(pid, shared) > limits["memory_bytes"]):
-            ended = memory
+            kind = "cell" if records.done < records.cells else "call"
+            ended = "ok" if records.complete else f"it ran past the {limits['call_seconds']:g} s limit of a {kind}"
+        elif now - checked > 0.1:
+            checked = now
+            if group.memory_exceeded() if group else _tree_rss(pid, shared) > limits["memory_bytes"]:
+                ended = memory
     _kill(pid)
     os.waitpid(pid, 0)
     return ended

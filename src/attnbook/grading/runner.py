@@ -111,13 +111,14 @@ def _run_calls(box: sandbox.Sandbox, job: dict, limits: Limits, outcomes: list[O
         if remaining < 1:
             return first if first != "ok" else "timeout"
         child = box.run({**job, "start": len(outcomes)}, replace(limits, wall_seconds=remaining))
-        cells = [r for r in child.records if "cell" in r]
-        for rec in cells:
-            if rec.get("error"):
-                cell_errors.setdefault(wire.message(rec.get("id"), 100), wire.message(rec["error"]))
-        for rec in child.records:
-            if "call" in rec and rec["call"] == len(outcomes):
-                outcomes.append(_outcome(rec))
+        # The keeper passes on only the expected records, in order: cells first, then calls.
+        records = [r for r in child.records if "setup_error" not in r]
+        cells = records[:len(job["program"])]
+        for (grade_id, _), rec in zip(job["program"], cells):
+            if rec.get("error") or "refused" in rec:
+                cell_errors.setdefault(grade_id, wire.message(rec.get("error") or rec["refused"]))
+        for rec in records[len(cells):len(cells) + len(calls) - len(outcomes)]:
+            outcomes.append(_outcome(rec))
         ended = child.ended if child.ended != "ok" or len(outcomes) == len(calls) else "exited during a call"
         first = ended if first == "ok" else first
         if ended == "ok" or ended in ("timeout", "sandbox setup failed") or len(cells) < len(job["program"]):
@@ -131,11 +132,14 @@ def _run_calls(box: sandbox.Sandbox, job: dict, limits: Limits, outcomes: list[O
 
 
 def _outcome(record: dict) -> Outcome:
+    if "refused" in record:
+        return Outcome(error=t("sent a result that is not plain data ({reason})", reason=wire.message(record["refused"])),
+                       error_type="BadValue")
     if "value" in record:
         try:
             return Outcome(value=wire.decode(record["value"]))
         except (wire.WireError, ValueError, TypeError, RecursionError) as exc:
-            return Outcome(error=t("returned something that is not plain data ({reason})", reason=wire.message(exc)),
+            return Outcome(error=t("returned something that is not plain data ({reason})", reason=wire.message(str(exc))),
                            error_type="BadValue")
     return Outcome(error=wire.message(record.get("error", "unknown error")),
                    error_type=wire.message(record.get("type", "Error"), 100))
@@ -313,7 +317,7 @@ def _store(out: Path, res: SubmissionResult, on_result: Callable | None, attempt
             on_result(res)
     except Exception as exc:  # noqa: BLE001  (disk full, a name the file system refuses: this student only)
         res.status = GRADER_ERROR
-        res.problems.append(t("the grader could not store this result ({reason})", reason=wire.message(exc)))
+        res.problems.append(t("the grader could not store this result ({reason})", reason=wire.message(str(exc))))
 
 
 def grader_errors(results: list[SubmissionResult]) -> list[str]:

@@ -185,8 +185,7 @@ def _collect(read_fd: int, limits: Limits, start: float, records: list[dict]) ->
     scanned for a newline once, and no more than the result limit is ever held."""
     sel = selectors.DefaultSelector()
     sel.register(read_fd, selectors.EVENT_READ)
-    line: list[bytes] = []
-    held = 0
+    line, held = bytearray(), 0
     try:
         while True:
             remaining = limits.wall_seconds + 10 - (time.monotonic() - start)
@@ -202,14 +201,20 @@ def _collect(read_fd: int, limits: Limits, start: float, records: list[dict]) ->
                 return "too much output"
             begin = 0
             while (end := chunk.find(b"\n", begin)) >= 0:
-                line.append(chunk[begin:end])
-                records.append(wire.record(b"".join(line)) or {"garbled": True})
-                line, begin = [], end + 1
-            if begin < len(chunk):
-                line.append(chunk[begin:])
+                line += chunk[begin:end]
+                records.append(_record(line))
+                line, begin = bytearray(), end + 1
+            line += chunk[begin:]
     finally:
         sel.close()
         os.close(read_fd)
+
+
+def _record(line: bytes) -> dict:
+    try:
+        return wire.record(line)
+    except wire.WireError as exc:
+        return {"refused": str(exc)}
 
 
 _server: Sandbox | None = None

@@ -131,16 +131,18 @@ def _hashable(key: Any) -> Any:
     raise WireError("dictionary keys must be numbers or strings")
 
 
-def record(line: bytes) -> dict | None:
-    """Parse one line a child sent into a JSON object, or None when it is not one; a line that could hold
-    more than MAX_VALUES values is refused unparsed, so parsing costs a small multiple of its length."""
+def record(line: bytes) -> dict:
+    """Parse one line a child sent into a JSON object, or raise WireError. A line that could hold more
+    than MAX_VALUES values is refused unparsed, so parsing costs a small multiple of its length."""
     if line.count(b",") + line.count(b"[") + line.count(b"{") > 4 * MAX_VALUES:
-        return None
+        raise WireError(f"more than {MAX_VALUES} values")
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):
-        return None
-    return obj if isinstance(obj, dict) else None
+        raise WireError("not JSON") from None
+    if not isinstance(obj, dict):
+        raise WireError("not a JSON object")
+    return obj
 
 
 def printable(text: str) -> str:
