@@ -21,7 +21,8 @@ def cell(value: Any) -> str:
 
 
 def csv_text(rows: Iterable[Iterable[Any]]) -> str:
-    """Return the CSV text of `rows`, every cell neutralised with `cell`."""
+    """Return the CSV text of `rows`, every cell neutralised with `cell` (RFC 4180 line ends, so that a cell
+    holding a carriage return or a newline is quoted and can never start a row of its own)."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows([cell(v) for v in row] for row in rows)
+    csv.writer(buf, lineterminator="\r\n").writerows([cell(v) for v in row] for row in rows)
     return buf.getvalue()
