@@ -122,6 +122,8 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     except IsolationError as exc:
         print(f"attnbook: {exc}", file=sys.stderr)
         return 3
+    if not args.scheduler:
+        print(f"attnbook: sandbox: {sandbox.shared(args.weak_isolation).describe()}", file=sys.stderr)
     if problems:
         print(f"attnbook: {len(problems)} grader error(s), listed in {out / 'grader_errors.csv'} (every other "
               f"submission was graded):", file=sys.stderr)

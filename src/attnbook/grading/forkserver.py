@@ -290,6 +290,8 @@ def serve(sock: socket.socket, level: str, rules) -> None:
 def _warm_up() -> None:
     """Run the torch code paths that import modules lazily (sympy, among others), so that no child pays."""
     import torch
+    import numpy.random  # noqa: F401  (numpy 2 imports it on first use)
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401  (torch._check_with imports it, and sympy, on first use)
 
     with torch.no_grad():
         model = torch.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
@@ -297,7 +299,9 @@ def _warm_up() -> None:
         x = torch.randn(2, 3, 8)
         mask = torch.triu(torch.ones(3, 3, dtype=torch.bool), diagonal=1)
         model(x, x, tgt_mask=mask, src_key_padding_mask=torch.zeros(2, 3, dtype=torch.bool))
-        model.decoder.layers[0].self_attn(x, x, x, attn_mask=mask, need_weights=True)
+        attention = model.decoder.layers[0].self_attn
+        attention(x, x, x, attn_mask=mask, need_weights=True)
+        attention(x, x, x, key_padding_mask=torch.zeros(2, 3, dtype=torch.bool), need_weights=False)
         model.train()(x, x)
         torch.nn.functional.gelu(x).softmax(-1).log_softmax(-1)
         torch.nn.functional.scaled_dot_product_attention(x, x, x, is_causal=True)
