@@ -44,13 +44,17 @@ KEEPS = {  # how load_from_torch keeps the layer, and how forward reaches it
     "registers_it_as_a_submodule": ("self.inner = layer", "self.inner"),
     "copies_it_whole": ("self.inner = copy.deepcopy(layer)", "self.inner"),
     "hides_a_copy_in_a_list": ("self._hidden = [copy.deepcopy(layer)]", "self._hidden[0]"),
+    "hides_its_parameters_and_keeps_it": ("layer.parameters = lambda *a, **k: iter(()); self.__dict__['_l'] = layer",
+                                          "self._l"),
+    "hides_a_copy_with_its_own_forward": ("c = copy.deepcopy(layer); c.forward = type(layer).forward.__get__(c); "
+                                          "_HIDDEN.append(c)", "_HIDDEN[-1]"),
 }
 CASES = [("ch06_multi_head", "MultiHeadAttention", MHA_FORWARD), ("ch08_attention_vs_self", "DecoderBlock", BLOCK_FORWARD)]
 
 
 def delegating(exercise: str, forward: str, keep: str) -> str:
     store, reach = KEEPS[keep]
-    return ("import copy\n" + HEADS[exercise] + "\n    def load_from_torch(self, layer):\n        " + store + "\n"
+    return ("import copy\n_HIDDEN = []\n" + HEADS[exercise] + "\n    def load_from_torch(self, layer):\n        " + store + "\n"
             + forward.replace("self.LAYER", reach))
 
 

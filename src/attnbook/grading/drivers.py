@@ -94,9 +94,11 @@ class KeptTorchLayer(Exception):
 def module_loaded_from_torch(ns: dict, name: str, args: list, kwargs: dict) -> Any:
     """Build `name(**init)`, `load_from_torch` a seeded torch layer, return `forward(*inputs)`.
 
-    Delegating to the layer earns nothing: after loading, the layer's weights are overwritten with noise
-    and every layer of its class refuses to run during the forward pass, so only weights copied into the
-    module's own parameters give the original outputs; a module that keeps such a layer is refused.
+    Delegating to the layer earns nothing: right after loading, every parameter tensor the layer had is
+    overwritten with noise (wherever the module moved it), a module that can still reach a layer of that
+    class (as a submodule, in an attribute, a list or a global) is refused, and every layer of the class
+    refuses to run during the forward pass; only weights copied into the module's own parameters give the
+    original outputs.
 
     kwargs: {"init": dict, "torch_class": attribute of torch.nn, "torch_init": dict, "seed": int,
     "inputs": list, "forward": dict}.
@@ -105,21 +107,45 @@ def module_loaded_from_torch(ns: dict, name: str, args: list, kwargs: dict) -> A
 
     layer = seeded_torch_layer(kwargs)
     torch_class = type(layer)
+    originals = list(torch.nn.Module.parameters(layer))  # the class's method: an instance cannot hide them
     module = exercise(ns, name)(**kwargs["init"])
     module.load_from_torch(layer)
     module.eval()
     noise = torch.Generator().manual_seed(kwargs["seed"] + 1)
     with torch.no_grad():
-        for tensor in [*layer.parameters(), *layer.buffers()]:
-            if tensor.is_floating_point():
-                tensor.copy_(torch.randn(tensor.shape, generator=noise, dtype=tensor.dtype) * 10)
+        for tensor in originals:
+            tensor.copy_(torch.randn(tensor.shape, generator=noise, dtype=tensor.dtype) * 10)
     del layer
-    if isinstance(module, torch.nn.Module) and any(isinstance(m, torch_class) for m in module.modules()):
-        raise KeptTorchLayer(t("load_from_torch kept a torch.nn.{cls} inside the module: copy its weights into "
-                               "your own layers instead", cls=torch_class.__name__))
+    if _reaches([module, ns], torch_class):
+        raise KeptTorchLayer(t("load_from_torch kept a torch.nn.{cls}: copy its weights into your own layers "
+                               "instead", cls=torch_class.__name__))
     inputs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in kwargs["inputs"]]
     with torch.no_grad(), _refused(torch_class):
         return to_plain(module(*inputs, **kwargs.get("forward", {})))
+
+
+def _reaches(start: list, cls: type, limit: int = 200_000) -> bool:
+    """Return True when an instance of `cls` can be reached from `start` through the objects they refer to
+    (attributes, containers, closures, the student's classes and globals), not looking inside imported
+    modules or their classes."""
+    import gc
+    import types
+
+    import torch
+
+    leaves = (str, bytes, int, float, types.BuiltinFunctionType, types.CodeType, types.ModuleType, torch.Tensor,
+              np.ndarray)
+    seen, todo = {id(obj) for obj in start}, list(start)
+    while todo and len(seen) < limit:
+        obj = todo.pop()
+        if isinstance(obj, cls):
+            return True
+        for ref in gc.get_referents(obj):
+            if id(ref) in seen or isinstance(ref, leaves) or (isinstance(ref, type) and ref.__module__ != "__main__"):
+                continue
+            seen.add(id(ref))
+            todo.append(ref)
+    return False
 
 
 @contextmanager
@@ -139,15 +165,26 @@ def _refused(torch_class: type) -> Iterator[None]:
 
 
 def seeded_torch_layer(kwargs: dict):
-    """Return `torch.nn.<torch_class>(**torch_init)` with weights drawn from `seed`, in eval mode."""
+    """Return `torch.nn.<torch_class>(**torch_init)` with weights drawn from `seed`, in eval mode.
+
+    The layer object is made once per class and arguments and process, and every call draws all its
+    parameters afresh (making it is most of the cost: its own initialisation is thrown away anyway).
+    """
     import torch
 
     generator = torch.Generator().manual_seed(kwargs["seed"])  # private: graders call this from many threads
-    layer = getattr(torch.nn, kwargs["torch_class"])(**kwargs["torch_init"])
+    layer = _layer(kwargs["torch_class"], json.dumps(kwargs["torch_init"], sort_keys=True))
     with torch.no_grad():
-        for p in layer.parameters():
+        for p in torch.nn.Module.parameters(layer):
             p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype) * 0.3)
-    return layer.eval()
+    return torch.nn.Module.eval(layer)
+
+
+@functools.lru_cache(maxsize=32)
+def _layer(torch_class: str, torch_init: str):
+    import torch
+
+    return getattr(torch.nn, torch_class)(**json.loads(torch_init))
 
 
 def build_torch_model(ns: dict, name: str, args: list, kwargs: dict) -> Any:
