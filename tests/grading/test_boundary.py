@@ -111,10 +111,10 @@ def test_no_cell_of_any_csv_can_run_as_a_formula(class_run):
     assert "'=HYPERLINK" in (report / "exercises.csv").read_text()
 
 
-@pytest.mark.parametrize("value, safe", [("=1+1", "'=1+1"), ("+A1", "'+A1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
-                                         ("\t=1", "'\t=1"), ("\r=1", "'\r=1"), ("  =1", "'  =1"), ("|cmd", "'|cmd"),
-                                         ("＝1+1", "'＝1+1"), ("-1.5", "-1.5"), ("+3", "+3"), (2.5, "2.5"),
-                                         ("alice", "alice"), ("a=b", "a=b")])
+@pytest.mark.parametrize("value, safe", [
+    ("=1+1", "'=1+1"), ("+A1", "'+A1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\t=1", "'\t=1"),
+    ("\r=1", "'\r=1"), ("  =1", "'  =1"), ("|cmd", "'|cmd"), ("＝1+1", "'＝1+1"), ("-1.5", "-1.5"), ("+3", "+3"),
+    (2.5, "2.5"), ("alice", "alice"), ("a=b", "a=b")])
 def test_the_csv_neutraliser(value, safe):
     assert cell(value) == safe
     assert next(csv.reader(io.StringIO(csv_text([[value]])))) == [safe]
@@ -263,8 +263,8 @@ def test_feedback_cannot_be_turned_into_a_lookup_table(tmp_path):
     assert random_checks and not any(c.passed for c in random_checks)
     assert result.score < assignment.max_score / 2
     # The same table, graded with the seed of the submission it was copied from, would have passed them all:
-    same = runner.grade_answers(assignment, "cheat", runner.parse_submission(path.read_bytes(), NAME, assignment.template),
-                                seed, "", LIMITS)
+    parsed = runner.parse_submission(path.read_bytes(), NAME, assignment.template)
+    same = runner.grade_answers(assignment, "cheat", parsed, seed, "", LIMITS)
     assert all(c.passed for e in same.exercises if e.name in table for c in e.checks if "random" in c.label)
 
 

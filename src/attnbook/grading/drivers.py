@@ -214,6 +214,29 @@ def _build(spec: dict):
     return getattr(torch.nn, spec["class"])(**spec.get("init", {}))
 
 
+def warm_up() -> None:
+    """Run the torch code paths that import modules lazily (sympy, among others) or fill caches on first
+    use, so that no sandboxed child (forked after this) and no submission of a run pays for them."""
+    import numpy.random  # noqa: F401  (numpy 2 imports it on first use)
+    import torch
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401  (torch._check_with imports it and sympy)
+
+    state = torch.random.get_rng_state()  # the caller's random state stays as it was
+    with torch.no_grad():
+        model = torch.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                                     dim_feedforward=8, dropout=0.0, batch_first=True).eval()
+        x = torch.randn(2, 3, 8)
+        mask = torch.triu(torch.ones(3, 3, dtype=torch.bool), diagonal=1)
+        model(x, x, tgt_mask=mask, src_key_padding_mask=torch.zeros(2, 3, dtype=torch.bool))
+        attention = model.decoder.layers[0].self_attn
+        attention(x, x, x, attn_mask=mask, need_weights=True)
+        attention(x, x, x, key_padding_mask=torch.zeros(2, 3, dtype=torch.bool), need_weights=False)
+        model.train()(x, x)
+        torch.nn.functional.gelu(x).softmax(-1).log_softmax(-1)
+        torch.nn.functional.scaled_dot_product_attention(x, x, x, is_causal=True)
+    torch.random.set_rng_state(state)
+
+
 DRIVERS: dict[str, Callable[[dict, str, list, dict], Any]] = {
     "call": call,
     "call_with_step_table": call_with_step_table,

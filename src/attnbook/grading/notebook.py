@@ -168,7 +168,8 @@ def _collect_answers(cells: list, template: list[TemplateCell], sub: Submission)
         tmpl = wanted[grade_id]
         if not tmpl.is_answer:
             if _source(cell) != tmpl.source:
-                sub.problems.append(t("cell {cell!r} is read-only and was edited: the original was used", cell=grade_id))
+                sub.problems.append(t("cell {cell!r} is read-only and was edited: the original was used",
+                                      cell=grade_id))
             continue
         if grade_id in sub.answers:
             sub.problems.append(t("answer cell {cell!r} appears twice: the first copy was graded", cell=grade_id))

@@ -96,8 +96,9 @@ def write_report(runs: list[Path], out: Path) -> None:
                             "diagnosed mistakes")))
     figures = "".join(f'<h2>{escape(t)}</h2><img alt="{escape(t)}" src="data:image/png;base64,{p}">' for t, p in plots)
     table = "".join(f"<tr><td>{escape(r.student)}</td><td>{escape(r.assignment)}</td>"
-                    f'<td>{r.score:g} / {r.max_score:g}</td><td><a href="feedback/{escape(quote(student_folder(r.student)))}/'
-                    f'{escape(quote(r.assignment))}.html">feedback</a></td></tr>' for r in results)
+                    f'<td>{r.score:g} / {r.max_score:g}</td><td><a href="feedback/'
+                    f'{escape(quote(student_folder(r.student)))}/{escape(quote(r.assignment))}.html">feedback</a>'
+                    f'</td></tr>' for r in results)
     write_atomic(out / "index.html", f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Class report</title><style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
 img{{max-width:100%}} td,th{{padding:.2rem .6rem;text-align:left}}</style></head><body>

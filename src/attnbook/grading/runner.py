@@ -10,6 +10,7 @@ assignment's template, reference and checks, the grader's code, the limits and t
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from typing import Callable, Iterator
 from tqdm import tqdm
 
 from ..i18n import t
-from . import sandbox, wire
+from . import drivers, sandbox, wire
 from .checks import Assignment, CheckResult, ExerciseResult, Outcome, child_job, score_exercise, submission_seed
 from .notebook import Submission, open_submission, parse_submission
 from .sandbox import IsolationError, Limits
@@ -133,14 +134,14 @@ def _run_calls(box: sandbox.Sandbox, job: dict, limits: Limits, outcomes: list[O
 
 def _outcome(record: dict) -> Outcome:
     if "refused" in record:
-        return Outcome(error=t("sent a result that is not plain data ({reason})", reason=wire.message(record["refused"])),
-                       error_type="BadValue")
+        return Outcome(error=t("sent a result that is not plain data ({reason})",
+                               reason=wire.message(record["refused"])), error_type="BadValue")
     if "value" in record:
         try:
             return Outcome(value=wire.decode(record["value"]))
         except (wire.WireError, ValueError, TypeError, RecursionError) as exc:
-            return Outcome(error=t("returned something that is not plain data ({reason})", reason=wire.message(str(exc))),
-                           error_type="BadValue")
+            return Outcome(error=t("returned something that is not plain data ({reason})",
+                                   reason=wire.message(str(exc))), error_type="BadValue")
     return Outcome(error=wire.message(record.get("error", "unknown error")),
                    error_type=wire.message(record.get("type", "Error"), 100))
 
@@ -282,6 +283,10 @@ def grade_folder(assignment: Assignment, root: Path, out: Path, secret: str, lim
     local = scheduler is None
     if local:
         sandbox.prestart()
+    if "torch" in sys.modules:  # the reference uses torch: its first calls would import sympy and more
+        drivers.warm_up()
+    gc.collect()
+    gc.freeze()  # what exists now (torch, the references) lives on: the collector need not walk it per result
     with _executor(workers, scheduler) as pool, \
             tqdm(total=len(submissions), initial=len(results), desc=f"grading {assignment.name}",
                  unit="nb", file=sys.stderr, disable=None, smoothing=0.1) as bar:
