@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="output folder: grades.csv, feedback/, results/, gradebook.db")
     p.add_argument("--course", default=".", help="course directory with solutions/ and autograde/")
     p.add_argument("--db", help="gradebook URL (default: sqlite:///<out>/gradebook.db)")
-    p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count)")
+    p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count + 1)")
     p.add_argument("--timeout", type=float, default=60.0, help="wall and CPU seconds per submission (default 60)")
     p.add_argument("--call-timeout", type=float, default=10.0, help="seconds per checked call (default 10)")
     p.add_argument("--memory-mb", type=int, default=2048, help="memory per submission in MiB (default 2048)")

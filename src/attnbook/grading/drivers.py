@@ -91,14 +91,15 @@ class KeptTorchLayer(Exception):
     """A module whose `load_from_torch` kept (a copy of) the torch layer instead of copying its weights."""
 
 
-def module_loaded_from_torch(ns: dict, name: str, args: list, kwargs: dict) -> Any:
+def module_loaded_from_torch(ns: dict, name: str, args: list, kwargs: dict, trusted: bool = False) -> Any:
     """Build `name(**init)`, `load_from_torch` a seeded torch layer, return `forward(*inputs)`.
 
     Delegating to the layer earns nothing: right after loading, every parameter tensor the layer had is
     overwritten with noise (wherever the module moved it), a module that can still reach a layer of that
     class (as a submodule, in an attribute, a list or a global) is refused, and every layer of the class
     refuses to run during the forward pass; only weights copied into the module's own parameters give the
-    original outputs.
+    original outputs. `trusted` (the grader's reference and mistakes, see `trust_this_process`) skips those
+    checks; the outputs are the same.
 
     kwargs: {"init": dict, "torch_class": attribute of torch.nn, "torch_init": dict, "seed": int,
     "inputs": list, "forward": dict}.
@@ -111,6 +112,10 @@ def module_loaded_from_torch(ns: dict, name: str, args: list, kwargs: dict) -> A
     module = exercise(ns, name)(**kwargs["init"])
     module.load_from_torch(layer)
     module.eval()
+    inputs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in kwargs["inputs"]]
+    if trusted:
+        with torch.no_grad():
+            return to_plain(module(*inputs, **kwargs.get("forward", {})))
     noise = torch.Generator().manual_seed(kwargs["seed"] + 1)
     with torch.no_grad():
         for tensor in originals:
@@ -119,7 +124,6 @@ def module_loaded_from_torch(ns: dict, name: str, args: list, kwargs: dict) -> A
     if _reaches([module, ns], torch_class):
         raise KeptTorchLayer(t("load_from_torch kept a torch.nn.{cls}: copy its weights into your own layers "
                                "instead", cls=torch_class.__name__))
-    inputs = [torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in kwargs["inputs"]]
     with torch.no_grad(), _refused(torch_class):
         return to_plain(module(*inputs, **kwargs.get("forward", {})))
 
@@ -212,6 +216,13 @@ def _build(spec: dict):
             container.add_module(attr, _build(child))
         return container
     return getattr(torch.nn, spec["class"])(**spec.get("init", {}))
+
+
+def trust_this_process() -> None:
+    """Give this process the drivers for trusted namespaces only: the grader's reference and mistakes,
+    never student code (a sandboxed child imports this module afresh and never calls this). They compute
+    the same values without the checks that only student code needs."""
+    DRIVERS["module_loaded_from_torch"] = functools.partial(module_loaded_from_torch, trusted=True)
 
 
 def warm_up() -> None:

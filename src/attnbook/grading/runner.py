@@ -64,7 +64,8 @@ def grader_fingerprint(assignment: Assignment, limits: Limits, secret: str) -> s
     return h.hexdigest()
 
 
-def _one_thread_per_worker() -> None:
+def _prepare_grader_process() -> None:
+    drivers.trust_this_process()  # this is the grader: its drivers run the reference and mistakes only
     torch = sys.modules.get("torch")  # the reference's torch: one thread each, or workers spin against each other
     if torch is not None and torch.get_num_threads() != 1:
         torch.set_num_threads(1)
@@ -73,7 +74,7 @@ def _one_thread_per_worker() -> None:
 def grade_answers(assignment: Assignment, student: str, sub: Submission, seed: int, digest: str,
                   limits: Limits, weak_ok: bool = False) -> SubmissionResult:
     """Run a parsed submission in a sandbox of this process and score it."""
-    _one_thread_per_worker()
+    _prepare_grader_process()
     start = time.monotonic()
     cases = assignment.cases(seed)
     total = sum(len(group) for group in cases.values())
@@ -357,7 +358,7 @@ class OutputBusy(RuntimeError):
 @contextmanager
 def _executor(workers: int | None, scheduler: str | None) -> Iterator[Executor]:
     if scheduler is None:
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(max_workers=workers or (os.cpu_count() or 1) + 1) as pool:
             yield pool
         return
     from distributed import Client
