@@ -56,13 +56,16 @@ def _call(code: str, name: str, *args, limits: Limits = Limits(call_seconds=5), 
 
 
 def _sandbox_processes() -> list[int]:
+    """Return the sandboxed processes of this checkout's grader still alive (on a machine shared with other
+    checkouts, theirs are not counted: a sandboxed process is a fork of its fork server's Python)."""
     left = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             uid = next(line for line in status.read_text().splitlines() if line.startswith("Uid:")).split()[1]
+            ours = (status.parent / "cmdline").read_bytes().startswith(sys.executable.encode() + b"\0")
         except (OSError, StopIteration):
             continue
-        if int(uid) >= SANDBOX_UID_BASE:
+        if int(uid) >= SANDBOX_UID_BASE and ours:
             left.append(int(status.parent.name))
     return left
 
