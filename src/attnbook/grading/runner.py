@@ -165,12 +165,10 @@ def grader_error(assignment: Assignment, student: str, digest: str, fingerprint:
                                         "been told", reason=wire.message(reason))])
 
 
-def grade_safely(assignment: Assignment, student: str, data: bytes | None, problem: str | None, seed: int,
-                 digest: str, fingerprint: str, limits: Limits, weak_ok: bool = False) -> SubmissionResult:
-    """Parse, run and score one submission's bytes inside an error boundary (this is what workers run)."""
+def grade_safely(assignment: Assignment, student: str, sub: Submission, seed: int, digest: str, fingerprint: str,
+                 limits: Limits, weak_ok: bool = False) -> SubmissionResult:
+    """Run and score one parsed submission inside an error boundary (this is what workers run)."""
     try:
-        name = f"{assignment.name}.ipynb"
-        sub = parse_submission(data, name, assignment.template) if data is not None else Submission(problems=[problem])
         result = grade_answers(assignment, student, sub, seed, digest, limits, weak_ok)
         result.fingerprint = fingerprint
         _clip_messages(result)
@@ -179,6 +177,11 @@ def grade_safely(assignment: Assignment, student: str, data: bytes | None, probl
         raise
     except Exception as exc:  # noqa: BLE001  (the boundary: anything else is this submission's grader error)
         return grader_error(assignment, student, digest, fingerprint, f"{type(exc).__name__}: {exc}")
+
+
+def _parse(assignment: Assignment, data: bytes | None, problem: str | None) -> Submission:
+    name = f"{assignment.name}.ipynb"
+    return parse_submission(data, name, assignment.template) if data is not None else Submission(problems=[problem])
 
 
 def find_submissions(root: Path, assignment: str) -> list[tuple[str, str]]:
@@ -276,8 +279,15 @@ def grade_folder(assignment: Assignment, root: Path, out: Path, secret: str, lim
             _store(out, results[student], on_result, attempts)
         else:
             stale += bool(done and done.digest == digest)
+            try:  # parsed here, from the bytes just hashed; only the answers are kept (and travel)
+                sub = _parse(assignment, data, problem)
+            except Exception as exc:  # noqa: BLE001  (the boundary reaches the parser too)
+                results[student] = grader_error(assignment, student, digest, fingerprint,
+                                                f"{type(exc).__name__}: {exc}")
+                _store(out, results[student], on_result, attempts)
+                continue
             seed = submission_seed(secret, student, assignment.name, digest)
-            todo.append((student, (assignment, student, data, problem, seed, digest, fingerprint, limits, weak_ok)))
+            todo.append((student, digest, (assignment, student, sub, seed, digest, fingerprint, limits, weak_ok)))
     if stale:
         print(f"attnbook: {assignment.name}: the template, reference, checks, grader or limits changed since "
               f"{stale} stored result(s) were graded: regrading them", file=sys.stderr)
@@ -291,19 +301,19 @@ def grade_folder(assignment: Assignment, root: Path, out: Path, secret: str, lim
     with _executor(workers, scheduler) as pool, \
             tqdm(total=len(submissions), initial=len(results), desc=f"grading {assignment.name}",
                  unit="nb", file=sys.stderr, disable=None, smoothing=0.1) as bar:
-        futures: dict[Future, tuple] = {}
-        for student, args in todo:
-            fut = pool.submit(_attempted, attempts, f"{args[5]} {fingerprint}", *args) if local else \
+        futures: dict[Future, tuple[str, str]] = {}
+        for student, digest, args in todo:
+            fut = pool.submit(_attempted, attempts, f"{digest} {fingerprint}", *args) if local else \
                 pool.submit(grade_safely, *args)
-            futures[fut] = args
+            futures[fut] = (student, digest)
         for fut in as_completed(futures):
-            args = futures[fut]
+            student, digest = futures[fut]
             try:
                 res = fut.result()
             except IsolationError:
                 raise
             except Exception as exc:  # noqa: BLE001  (a Dask worker that died, a lost connection)
-                res = grader_error(assignment, args[1], args[5], fingerprint, f"{type(exc).__name__}: {exc}")
+                res = grader_error(assignment, student, digest, fingerprint, f"{type(exc).__name__}: {exc}")
             results[res.student] = res
             _store(out, res, on_result, attempts)
             bar.update(1)
