@@ -63,7 +63,8 @@ def grade_both(name: str, n: int, workers: int | None, tmp: Path) -> dict:
     nbgrader = str(BIN / "nbgrader")
     run([nbgrader, "generate_assignment", name, "--force", f"--db={db}", "--log-level=ERROR"], course / "autograde")
     t_nbgrader = run([nbgrader, "autograde", name, f"--db={db}", "--log-level=ERROR"], course / "autograde")
-    run([nbgrader, "export", f"--db={db}", f"--to={course / 'nbgrader.csv'}", "--log-level=ERROR"], course / "autograde")
+    run([nbgrader, "export", f"--db={db}", f"--to={course / 'nbgrader.csv'}", "--log-level=ERROR"],
+        course / "autograde")
     command = [str(BIN / "attnbook"), "autograde", str(course / "submitted"), "--assignment", name, "--out",
                str(course / "out"), "--course", str(course)] + (["--workers", str(workers)] if workers else [])
     t_attnbook = run(command, course)

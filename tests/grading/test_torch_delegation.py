@@ -49,13 +49,14 @@ KEEPS = {  # how load_from_torch keeps the layer, and how forward reaches it
     "hides_a_copy_with_its_own_forward": ("c = copy.deepcopy(layer); c.forward = type(layer).forward.__get__(c); "
                                           "_HIDDEN.append(c)", "_HIDDEN[-1]"),
 }
-CASES = [("ch06_multi_head", "MultiHeadAttention", MHA_FORWARD), ("ch08_attention_vs_self", "DecoderBlock", BLOCK_FORWARD)]
+CASES = [("ch06_multi_head", "MultiHeadAttention", MHA_FORWARD),
+         ("ch08_attention_vs_self", "DecoderBlock", BLOCK_FORWARD)]
 
 
 def delegating(exercise: str, forward: str, keep: str) -> str:
     store, reach = KEEPS[keep]
-    return ("import copy\n_HIDDEN = []\n" + HEADS[exercise] + "\n    def load_from_torch(self, layer):\n        " + store + "\n"
-            + forward.replace("self.LAYER", reach))
+    return ("import copy\n_HIDDEN = []\n" + HEADS[exercise] + "\n    def load_from_torch(self, layer):\n        "
+            + store + "\n" + forward.replace("self.LAYER", reach))
 
 
 def _layer_and_inputs(exercise: str):
