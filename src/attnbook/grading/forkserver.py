@@ -309,7 +309,6 @@ def main() -> None:
     probe = cgroup.Cgroup.create(f"{os.getpid()}-probe", 2**30, 16)
     if probe:
         probe.remove(os.getpid())
-    gc.collect()
     gc.freeze()  # the warm heap is never traversed again: no child's collector walks (and copies) its pages
     sock.sendall(json.dumps({"ready": level, "filter": rules is not None, "cgroup": probe is not None}).encode()
                  + b"\n")

@@ -296,7 +296,6 @@ def grade_folder(assignment: Assignment, root: Path, out: Path, secret: str, lim
         sandbox.prestart()
     if "torch" in sys.modules:  # the reference uses torch: its first calls would import sympy and more
         drivers.warm_up()
-    gc.collect()
     gc.freeze()  # what exists now (torch, the references) lives on: the collector need not walk it per result
     with _executor(workers, scheduler) as pool, \
             tqdm(total=len(submissions), initial=len(results), desc=f"grading {assignment.name}",
