@@ -204,7 +204,28 @@ def build_torch_model(ns: dict, name: str, args: list, kwargs: dict) -> Any:
 
 @functools.lru_cache(maxsize=64)
 def _built(spec: str):
-    return _build(json.loads(spec))
+    with _uninitialised():
+        return _build(json.loads(spec))
+
+
+INIT_FUNCTIONS = ("uniform_", "normal_", "constant_", "ones_", "zeros_", "xavier_uniform_", "xavier_normal_",
+                  "kaiming_uniform_", "kaiming_normal_", "trunc_normal_")
+
+
+@contextmanager
+def _uninitialised() -> Iterator[None]:
+    """Skip torch's weight initialisation inside the block: these models are built for their structure, and
+    drawing their random weights is half the cost of building them."""
+    import torch.nn.init as init
+
+    saved = {name: getattr(init, name) for name in INIT_FUNCTIONS}
+    for name in INIT_FUNCTIONS:
+        setattr(init, name, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for name, function in saved.items():
+            setattr(init, name, function)
 
 
 def _build(spec: dict):
