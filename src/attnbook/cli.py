@@ -77,10 +77,14 @@ def _secret(out: Path, given: str | None) -> str:
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
+    from .grading import sandbox
+    from .grading.csvsafe import csv_text
+
+    sandbox.prestart()  # the fork server warms up (imports torch) while this process builds the assignments
     from .grading import gradebook
     from .grading.checks import Assignment
     from .grading.feedback import feedback_path, grades_csv, write_feedback
-    from .grading.runner import grade_folder, load_result, write_atomic
+    from .grading.runner import OutputBusy, grade_folder, grader_errors, load_result, output_lock, write_atomic
     from .grading.sandbox import IsolationError, Limits
 
     root = _course_root(args.course)
@@ -89,37 +93,57 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         print(f"attnbook: {submitted}: no such folder of submissions", file=sys.stderr)
         return 2
     out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     limits = Limits(wall_seconds=args.timeout, cpu_seconds=int(args.timeout), call_seconds=args.call_timeout,
                     memory_bytes=args.memory_mb * 2**20)
-    secret = _secret(out, args.secret)
     db_url = args.db or f"sqlite:///{out / 'gradebook.db'}"
-    for name in args.assignment:
-        assignment = Assignment(name, root / "solutions", root / "autograde" / "checks")
+    problems: list[str] = []
 
-        graded_now: set[str] = set()
-
+    def feedback(res):
         try:
-            with gradebook.Recorder(db_url, assignment) as recorder:
-                def on_result(res):
-                    write_feedback(out, submitted, res)
-                    recorder.add(res)
-                    graded_now.add(res.student)
+            write_feedback(out, submitted, res)
+        except Exception as exc:  # noqa: BLE001  (this student's page only)
+            problems.append(f"{res.student} ({res.assignment}): feedback not written: {type(exc).__name__}: {exc}")
 
-                results = grade_folder(assignment, submitted, out, secret, limits, args.workers, on_result,
-                                       args.scheduler, args.weak_isolation)
-                for res in results:
-                    if res.student not in graded_now:  # graded by an earlier run: record again (idempotent)
+    try:
+        with output_lock(out):
+            secret = _secret(out, args.secret)
+            for name in args.assignment:
+                assignment = Assignment(name, root / "solutions", root / "autograde" / "checks")
+                graded_now: set[str] = set()
+                with gradebook.Recorder(db_url, assignment) as recorder:
+                    def on_result(res):
+                        feedback(res)
                         recorder.add(res)
-                        if not feedback_path(out, res.student, name).exists():
-                            write_feedback(out, submitted, res)
-        except IsolationError as exc:
-            print(f"attnbook: {exc}", file=sys.stderr)
-            return 3
-        print(f"{name}: graded {len(results)} submissions, mean score "
-              f"{sum(r.score for r in results) / max(1, len(results)):.2f} / {assignment.max_score:g}", file=sys.stderr)
-    all_results = [r for p in sorted((out / "results").glob("*/*.json")) if (r := load_result(p))]
-    write_atomic(out / "grades.csv", grades_csv(all_results))
+                        graded_now.add(res.student)
+
+                    results = grade_folder(assignment, submitted, out, secret, limits, args.workers, on_result,
+                                           args.scheduler, args.weak_isolation)
+                    for res in results:
+                        if res.student not in graded_now:  # graded by an earlier run: record again (idempotent)
+                            recorder.add(res)
+                            if not feedback_path(out, res.student, name).exists():
+                                feedback(res)
+                problems += [f"gradebook: {f}" for f in recorder.failures]
+                problems += grader_errors(results)
+                print(f"{name}: graded {len(results)} submissions, mean score "
+                      f"{sum(r.score for r in results) / max(1, len(results)):.2f} / {assignment.max_score:g}",
+                      file=sys.stderr)
+            all_results = [r for p in sorted((out / "results").glob("*/*.json")) if (r := load_result(p))]
+            write_atomic(out / "grades.csv", grades_csv(all_results))
+            write_atomic(out / "grader_errors.csv", csv_text([["problem"]] + [[p] for p in problems]))
+    except OutputBusy as exc:
+        print(f"attnbook: {exc}", file=sys.stderr)
+        return 4
+    except IsolationError as exc:
+        print(f"attnbook: {exc}", file=sys.stderr)
+        return 3
+    if not args.scheduler:
+        print(f"attnbook: sandbox: {sandbox.shared(args.weak_isolation).describe()}", file=sys.stderr)
+    if problems:
+        print(f"attnbook: {len(problems)} grader error(s), listed in {out / 'grader_errors.csv'} (every other "
+              f"submission was graded):", file=sys.stderr)
+        for line in problems[:50]:
+            print(f"  {line}", file=sys.stderr)
     return 0
 
 
@@ -160,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True, help="output folder: grades.csv, feedback/, results/, gradebook.db")
     p.add_argument("--course", default=".", help="course directory with solutions/ and autograde/")
     p.add_argument("--db", help="gradebook URL (default: sqlite:///<out>/gradebook.db)")
-    p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count)")
+    p.add_argument("--workers", type=int, default=None, help="parallel submissions (default: CPU count + 1)")
     p.add_argument("--timeout", type=float, default=60.0, help="wall and CPU seconds per submission (default 60)")
     p.add_argument("--call-timeout", type=float, default=10.0, help="seconds per checked call (default 10)")
     p.add_argument("--memory-mb", type=int, default=2048, help="memory per submission in MiB (default 2048)")

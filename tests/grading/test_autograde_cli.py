@@ -48,3 +48,11 @@ def test_scores_are_in_nbgrader_gradebook(graded):
     with Gradebook(f"sqlite:///{graded / 'gradebook.db'}") as gb:
         scores = {s.student.id: s.score for s in gb.assignment_submissions("ch01_bottleneck")}
     assert scores["correct"] == 10 and scores["blank"] == 0 and 0 < scores["partly_wrong"] < 10
+
+
+def test_the_gradebook_schema_version_is_the_one_nbgrader_asks_alembic_for():
+    import nbgrader.api
+
+    from attnbook.grading.gradebook import alembic_head
+
+    assert alembic_head() == nbgrader.api.get_alembic_version()

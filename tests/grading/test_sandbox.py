@@ -17,6 +17,8 @@ from attnbook.grading.isolation import SANDBOX_UID_BASE
 from attnbook.grading.sandbox import Limits
 from conftest import ROOT
 
+sys.path.insert(0, str(ROOT / "autograde" / "samples" / "attacks"))
+
 BIN = Path(sys.executable).parent
 PROBE = r'''
 import json, os, socket, sys
@@ -54,13 +56,16 @@ def _call(code: str, name: str, *args, limits: Limits = Limits(call_seconds=5), 
 
 
 def _sandbox_processes() -> list[int]:
+    """Return the sandboxed processes of this checkout's grader still alive (on a machine shared with other
+    checkouts, theirs are not counted: a sandboxed process is a fork of its fork server's Python)."""
     left = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             uid = next(line for line in status.read_text().splitlines() if line.startswith("Uid:")).split()[1]
+            ours = (status.parent / "cmdline").read_bytes().startswith(sys.executable.encode() + b"\0")
         except (OSError, StopIteration):
             continue
-        if int(uid) >= SANDBOX_UID_BASE:
+        if int(uid) >= SANDBOX_UID_BASE and ours:
             left.append(int(status.parent.name))
     return left
 
@@ -131,7 +136,7 @@ def test_blocked_alarm_and_endless_loop_are_killed_on_time():
     code = "import signal\nsignal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])\ndef spin():\n    while True:\n        pass\n"
     start = time.monotonic()
     result, _ = _call(code, "spin", limits=Limits(call_seconds=1, wall_seconds=60))
-    assert result.ended.startswith("stalled") and time.monotonic() - start < 20
+    assert result.ended == "it ran past the 1 s limit of a call" and time.monotonic() - start < 10
     assert not _sandbox_processes()
 
 
@@ -171,10 +176,10 @@ def test_without_namespaces_grading_is_refused_unless_weak_isolation_is_asked_fo
 
 
 def test_unprivileged_user_namespace_mode_isolates_as_well(user_namespaces, tmp_path, listener):
-    script = (f"import json; from attnbook.grading import sandbox; from test_grading_sandbox import _call, PROBE; "
-              f"box = sandbox.start(); r, seen = _call(PROBE, 'probe', '{tmp_path}', {listener.getsockname()[1]}); "
+    script = (f"import json; from attnbook.grading import sandbox; from test_sandbox import _call, PROBE; "
+              f"box = sandbox.shared(); r, seen = _call(PROBE, 'probe', '{tmp_path}', {listener.getsockname()[1]}); "
               f"print(json.dumps([box.isolation, r.ended, json.loads(seen)]))")
-    run = _unshare_user(f"PYTHONPATH=tests exec {sys.executable} -c \"{script}\"")
+    run = _unshare_user(f"PYTHONPATH=tests/grading:tests exec {sys.executable} -c \"{script}\"")
     assert run.returncode == 0, run.stderr
     isolation, ended, seen = json.loads(run.stdout.splitlines()[-1])
     assert isolation == "userns" and ended == "ok"
@@ -183,3 +188,138 @@ def test_unprivileged_user_namespace_mode_isolates_as_well(user_namespaces, tmp_
     # mount points: a write there may succeed, but must never reach the host.
     assert not (ROOT / "attnbook-probe").exists()
     assert seen["network"] in ("Network is unreachable", "Connection refused")
+
+
+# ---- Issue 9: limits kept from outside the student's process --------------------------------------------
+
+def test_a_call_that_switches_its_alarm_off_and_sends_heartbeats_is_stopped_at_its_limit():
+    from make_attacks import HEARTBEAT
+
+    code = "def spin():\n" + "".join(f"    {line}\n" for line in HEARTBEAT.strip().splitlines())
+    start = time.monotonic()
+    result, _ = _call(code, "spin", limits=Limits(call_seconds=1, wall_seconds=60))
+    assert result.ended == "it ran past the 1 s limit of a call", result.ended
+    assert time.monotonic() - start < 10
+    assert [r for r in result.records if "call" in r] == []  # its forged lines never reached the grader
+    assert not _sandbox_processes()
+
+
+KERNEL_PROBE = r'''
+import ctypes, errno, os, subprocess, threading
+libc = ctypes.CDLL(None, use_errno=True)
+def _errno(result):
+    return "allowed" if result >= 0 else errno.errorcode.get(ctypes.get_errno(), str(ctypes.get_errno()))
+def _clone(flags):
+    pid = libc.syscall(56, flags | 17, 0, 0, 0, 0)  # x86_64 clone(flags | SIGCHLD)
+    if pid == 0:
+        os._exit(0)
+    if pid > 0:
+        os.waitpid(pid, 0)
+    return _errno(pid)
+def probe():
+    seen = {"unshare_user": _errno(libc.unshare(0x10000000)), "unshare_ipc": _errno(libc.unshare(0x08000000)),
+            "clone_newuser": _clone(0x10000000), "clone_newns": _clone(0x00020000),
+            "setns": _errno(libc.setns(os.open("/proc/self/ns/uts", os.O_RDONLY), 0)),
+            "add_key": _errno(libc.syscall(248, b"user", b"k", b"v", 1, -4)),  # KEY_SPEC_USER_KEYRING
+            "keyctl": _errno(libc.syscall(250, 0, -4, 0, 0, 0)),
+            "shmget": _errno(libc.shmget(0, 1 << 20, 0o1000 | 0o600)),
+            "msgget": _errno(libc.msgget(0, 0o1000 | 0o600)), "semget": _errno(libc.semget(0, 1, 0o1000 | 0o600)),
+            "ptrace": _errno(libc.ptrace(0, 0, 0, 0)),  # PTRACE_TRACEME
+            "mount": _errno(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)),
+            "umount": _errno(libc.umount2(b"/proc", 2)),
+            "pivot_root": _errno(libc.syscall(155, b"/tmp", b"/tmp")),
+            "bpf": _errno(libc.syscall(321, 0, 0, 0)), "perf_event_open": _errno(libc.syscall(298, 0, 0, -1, -1, 0)),
+            "userfaultfd": _errno(libc.syscall(323, 1)),  # UFFD_USER_MODE_ONLY: allowed to anyone without a filter
+            "io_uring_setup": _errno(libc.syscall(425, 1, ctypes.create_string_buffer(120))),
+            "memfd_create": _errno(libc.memfd_create(b"x", 0))}
+    worker = threading.Thread(target=lambda: None)
+    worker.start()
+    worker.join()
+    seen["thread"] = "allowed"
+    seen["subprocess"] = "allowed" if subprocess.run(["true"]).returncode == 0 else "refused"
+    import numpy, torch
+    seen["torch"] = "allowed" if float(torch.ones(3).sum()) == float(numpy.ones(3).sum()) else "wrong"
+    return seen
+'''
+
+
+@pytest.fixture(scope="module")
+def confined() -> sandbox.Sandbox:
+    box = sandbox.shared()
+    if not box.filter:
+        pytest.skip("pyseccomp or libseccomp2 is missing: the system-call filter is untested")
+    return box
+
+
+def test_kernel_facilities_that_escape_namespaces_and_rlimits_are_refused(confined):
+    result, seen = _call(KERNEL_PROBE, "probe")
+    assert result.ended == "ok", result
+    allowed = {"thread", "subprocess", "torch"}
+    assert {k for k, v in seen.items() if v == "allowed"} == allowed, seen
+    assert all(seen[k] == "EPERM" for k in seen if k not in allowed), seen
+
+
+def test_memory_that_no_resident_set_shows_is_bounded_by_the_cgroup(confined):
+    if not confined.cgroup:
+        pytest.skip("no memory cgroup for the sandbox on this machine (cgroup v1 memory and pids, as root)")
+    code = ("def hoard():\n    for i in range(40):\n        with open(f'/tmp/part{i}', 'wb') as fh:\n"
+            "            fh.write(b'x' * (16 << 20))\n    return 'kept 640 MiB in tmpfs'\n")
+    limits = Limits(call_seconds=20, memory_bytes=256 << 20, tmp_bytes=1 << 30, file_bytes=1 << 30)
+    result, value = _call(code, "hoard", limits=limits)
+    assert result.ended == "used more than 256 MiB of memory", (result.ended, value)
+    assert not _sandbox_processes()
+
+
+FLOODS = {
+    "one 60 MiB string": "b'{\"call\": 0, \"value\": \"' + b'y' * (60 << 20) + b'\"}\\n'",
+    "20 M empty lists (a JSON blow-up)": "b'{\"call\": 0, \"value\": [' + b'[],' * (20 << 20) + b'[]]}\\n'",
+    "60 M empty lines": "b'\\n' * (60 << 20)",
+    "one line that never ends": "b'{\"call\": 0, \"value\": ' + b'7' * (60 << 20)",
+}
+MEASURE = r'''
+import json, resource, sys, time
+from attnbook.grading import runner, sandbox
+job = {"program": [["cell", "import os\ndef flood():\n    os.write(3, " + sys.argv[1] + ")\n    os._exit(0)\n"]],
+       "calls": [{"name": "flood", "driver": "call", "args": [], "kwargs": {"__dict__": []}}], "timeout": 30}
+box = sandbox.shared()
+box.run({"program": [], "calls": []}, sandbox.Limits())
+before, cpu = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time()
+result = box.run(job, sandbox.Limits(call_seconds=30))
+outcomes = [runner._outcome(r) for r in result.records[1:]]
+print(json.dumps({"grown_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, "ended": result.ended,
+                  "cpu": time.process_time() - cpu, "outcomes": [o.error or "ok" for o in outcomes]}))
+'''
+
+
+@pytest.mark.parametrize("flood", FLOODS)
+def test_the_parent_reads_64_mib_of_child_output_in_linear_time_and_bounded_memory(flood):
+    run = subprocess.run([sys.executable, "-c", MEASURE, FLOODS[flood]], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    seen = json.loads(run.stdout.splitlines()[-1])
+    print(flood, seen)
+    assert seen["grown_kib"] < 4 * 64 * 1024, seen  # a small multiple of what was sent, never a blow-up
+    assert seen["ended"] in ("ok", "exit 0"), seen
+
+
+def test_the_keeper_passes_on_exactly_the_expected_records_whatever_junk_surrounds_them():
+    import random
+
+    from attnbook.grading.forkserver import Records
+
+    real = [b'{"cell": 0, "id": "a", "error": null}\n', b'{"cell": 1, "id": "b", "error": "x"}\n',
+            b'{"call": 3, "value": 1}\n', b'{"call": 4, "value": [1, 2]}\n']
+    junk = [b"\n", b"garbage", b'{"call": 9, "value": 1}\n', b'{"cell": 7, "id": "fake"}\n', b'{"ca', b'll": 8, \n',
+            b'\n{"call": 33, "v": 1}\n', b"x" * 5000]
+    for trial in range(500):
+        rng = random.Random(trial)
+        stream = b""
+        for record in real:
+            stream += b"".join(rng.choice(junk) for _ in range(rng.randrange(3)))
+            stream += (b"\n" if stream and not stream.endswith(b"\n") else b"") + record
+        stream += b"".join(rng.choice(junk) for _ in range(3))
+        records, passed, done, pos = Records(2, 3, 2), b"", 0, 0
+        while pos < len(stream):
+            step = rng.randrange(1, 64)
+            out, completed = records.feed(stream[pos:pos + step])
+            passed, done, pos = passed + out, done + completed, pos + step
+        assert passed == b"".join(real) and done == 4 and records.complete, (trial, stream)

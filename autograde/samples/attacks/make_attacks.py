@@ -3,8 +3,10 @@
 Run `python autograde/samples/attacks/make_attacks.py` after changing chapter 1. Every attack starts from
 the same honest-but-imperfect answers (BASELINE: rnn_encode right, the other two with a known mistake)
 and adds one trick that tries to score higher, read or write what it must not, or stop the grader.
-tests/test_security.py grades them all in one batch with a reference and a blank submission.
-Files that cannot be committed (a 100 MB notebook, symbolic links) are made by the test itself.
+tests/grading/test_security.py grades them all in one batch with a reference and a blank submission, and
+tests/grading/test_attacks.py checks what each attack of issue 9 (written against the grader's own code)
+must no longer achieve. Files that cannot be committed (a 100 MB notebook, symbolic links, a FIFO, folder
+names that are not UTF-8 or hold a newline) are made by the tests themselves.
 """
 
 from __future__ import annotations
@@ -113,6 +115,49 @@ def accuracy_by_length(predictions, targets):  # BASELINE liar
 '''
 
 
+# Switches its own alarm off and keeps the result channel busy with lines that look like progress, so that a
+# watchdog counting newlines never fires: only the wall time of the whole submission would stop it.
+HEARTBEAT = r'''
+import os, signal, time
+signal.setitimer(signal.ITIMER_REAL, 0)
+signal.signal(signal.SIGALRM, signal.SIG_IGN)
+signal.setitimer = lambda *a, **k: (0.0, 0.0)
+while True:
+    os.write(3, b'{"cell": 0, "id": "x", "error": null}\n{"call": 999, "value": 1}\nnot json\n')
+    time.sleep(0.01)
+'''
+
+# Memory the resident-set watch cannot see: System V shared memory detached after touching it, a memfd,
+# and a private tmpfs mounted in a new user namespace (unlimited by the sandbox's /tmp size).
+LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nlibc.shmat.restype = ctypes.c_void_p\n"
+SYSV_SHM = LIBC + r'''
+for _ in range(8):
+    shm = libc.shmget(0, 256 << 20, 0o1000 | 0o600)
+    if shm >= 0:
+        addr = libc.shmat(shm, None, 0)
+        if addr not in (None, ctypes.c_void_p(-1).value):
+            ctypes.memset(addr, 1, 256 << 20)
+            libc.shmdt(ctypes.c_void_p(addr))
+'''
+MEMFD = r'''
+import os
+try:
+    fd = os.memfd_create("hoard")
+    for _ in range(2048):
+        os.write(fd, b"x" * (1 << 20))
+except OSError:
+    pass
+'''
+UNSHARE_TMPFS = LIBC + r'''
+if libc.unshare(0x10000000 | 0x00020000) == 0:  # CLONE_NEWUSER | CLONE_NEWNS: root of a namespace of its own
+    os.makedirs("/tmp/hoard", exist_ok=True)
+    if libc.mount(b"none", b"/tmp/hoard", b"tmpfs", 0, b"size=4g") == 0:
+        with open("/tmp/hoard/x", "wb") as fh:
+            for _ in range(2048):
+                fh.write(b"x" * (1 << 20))
+'''
+
+
 def attacks(base: dict[str, str]) -> dict[str, dict[str, str]]:
     """Return {attack: answer cells}: the baseline answers with one trick added."""
 
@@ -152,6 +197,18 @@ def attacks(base: dict[str, str]) -> dict[str, dict[str, str]]:
         "read_outside": plus("accuracy_by_length", STEAL),
         "write_outside": plus("accuracy_by_length", VANDAL),
         "lying_values": {**base, "greedy_decode": LIARS, "accuracy_by_length": LIARS},
+        # Issue 9: each of these stopped the whole class, escaped a limit or planted something, before.
+        "huge_int": inside("greedy_decode", "return [10**400] * max_len"),
+        "lone_surrogates": plus("accuracy_by_length", "raise ValueError('\\udcff\\ud800 in a message')"),
+        "surrogate_value": inside("greedy_decode", "return ['\\ud800'] * max_len"),
+        "huge_string": inside("greedy_decode", "return 'x' * 50_000_000"),
+        "wide_list": inside("greedy_decode", "return [[]] * 15_000_000"),
+        "long_line": inside("greedy_decode", "import os\nos.write(3, b'{\"call\": 0, \"value\": \"' + b'y' * (60 << 20)"
+                            " + b'\"}\\n')\nos.write(3, b'\\n' * (3 << 20))\nreturn []"),
+        "heartbeat": inside("greedy_decode", HEARTBEAT),
+        "sysv_shm": plus("rnn_encode", SYSV_SHM),
+        "memfd": plus("rnn_encode", MEMFD),
+        "unshare_tmpfs": plus("rnn_encode", UNSHARE_TMPFS),
     }
 
 
@@ -186,12 +243,23 @@ def notebook_tricks(released: dict, answers: dict[str, str]) -> dict[str, dict]:
     nb = copy.deepcopy(good)
     nb["cells"] = nb["cells"][::-1]
     tricks["reordered_cells"] = nb
+    nb = copy.deepcopy(good)  # lone surrogates and NUL in every text field: sources, outputs, metadata
+    for cell in nb["cells"]:
+        cell.setdefault("metadata", {})["\ud800"] = "\udfff\x00"
+        if cell["cell_type"] == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["\ud83d\x00\udcff"]}]
+            if cell["metadata"].get("nbgrader", {}).get("solution"):
+                cell["source"] = "".join(cell["source"]) + "\n# \udcff\ud800\n"
+    nb["metadata"]["\x00"] = "\ud800"
+    tricks["surrogates_and_nul_in_notebook"] = nb
     nb = copy.deepcopy(good)
     nb["metadata"]["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
     nb["metadata"]["language_info"] = {"name": "bash"}
     tricks["changed_kernelspec"] = nb
     return tricks
 
+
+FORMULA_STUDENT = "=HYPERLINK(\"evil.example\",\"cmd|' -C calc'!A0\")"
 
 RAW_FILES = {
     "malformed_json": b'{"cells": [{"cell_type": "code", "source": "x = 1"',
@@ -220,6 +288,7 @@ def write_all(dest: Path = HERE) -> None:
     notebooks.update(notebook_tricks(released, base))
     files = {student: json.dumps(nb, indent=1).encode() + b"\n" for student, nb in notebooks.items()}
     files.update(RAW_FILES)
+    files[FORMULA_STUDENT] = files["baseline"]  # a folder name a spreadsheet would run
     for student, data in files.items():
         path = dest / student / NAME / f"{NAME}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)

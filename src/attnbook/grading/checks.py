@@ -117,6 +117,15 @@ class Assignment:
         return _rebuilt, (self.name, *self.sources)
 
     @property
+    def fingerprint(self) -> str:
+        """Return a digest of everything that decides a grade here: the template with its reference
+        solutions, and the hidden checks with their mistakes."""
+        h = hashlib.sha256()
+        for part in (self.name, *self.sources):
+            h.update(part.encode("utf-8", "surrogateescape") + b"\0")
+        return h.hexdigest()
+
+    @property
     def max_score(self) -> float:
         """Return the total points of the assignment."""
         return float(sum(self.points.values()))
@@ -165,9 +174,12 @@ def call_in_process(ns: dict, name: str, case: Case) -> Outcome:
         return Outcome(error=f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__)
 
 
-def student_seed(secret: str, student: str, assignment: str) -> int:
-    """Return the per-student seed: unpredictable without the secret, stable across runs."""
-    digest = hashlib.sha256(f"{secret}\0{student}\0{assignment}".encode()).digest()
+def submission_seed(secret: str, student: str, assignment: str, submission_digest: str) -> int:
+    """Return the seed of one submission's random cases: unpredictable without the secret, new for every
+    new submission (so feedback on one cannot become a table of answers for the next), and the same
+    whenever the same bytes are graded again."""
+    text = f"{secret}\0{student}\0{assignment}\0{submission_digest}"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()
     return int.from_bytes(digest[:8], "little")
 
 

@@ -2,10 +2,12 @@
 
 Protocol: the job is one JSON line read from `job_fd`: `{"program": [[grade_id, source], ...],
 "calls": [...], "start": i, "timeout": s}`, each call `{"name", "driver", "args", "kwargs"}` in wire
-encoding. One JSON line per event goes to `result_fd`: `{"cell": grade_id, "error": str|None}` for each
-cell, then `{"call": i, "value": ...}` or `{"call": i, "error": str, "type": exception class name}` for
-calls `start`, `start + 1`, ... (after a call times out, the exercise's later calls are skipped).
-The parent trusts none of it: every value is validated there.
+encoding. One JSON line per event goes to `result_fd`: `{"cell": i, "id": grade_id, "error": str|None}`
+for each cell i, then `{"call": i, "value": ...}` or `{"call": i, "error": str, "type": exception class
+name}` for calls `start`, `start + 1`, ... (after a call times out, the exercise's later calls are
+skipped). The own alarm here is a courtesy that lets an honest slow call report itself and the child go
+on; the limits are kept outside (forkserver.py). The parent trusts none of it: every value is validated
+there.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import signal
 import traceback
 
+from ..i18n import t
 from . import drivers, wire
 
 
@@ -45,25 +48,25 @@ def run(job_fd: int, result_fd: int) -> None:
     timeout = float(job.get("timeout", 10))
     signal.signal(signal.SIGALRM, _on_alarm)
     ns: dict = {"__name__": "__main__"}
-    for grade_id, source in job["program"]:
+    for index, (grade_id, source) in enumerate(job["program"]):
         error = None
         try:
             signal.setitimer(signal.ITIMER_REAL, timeout)
             exec(compile(source, f"<cell {grade_id}>", "exec"), ns)
         except CallTimeout:
-            error = f"the cell ran longer than {timeout:g} s"
+            error = t("the cell ran longer than {limit:g} s", limit=timeout)
         except BaseException as exc:  # noqa: BLE001  (student code may raise anything, SystemExit too)
             error = _describe(exc)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        emit({"cell": grade_id, "error": error})
+        emit({"cell": index, "id": grade_id, "error": error})
     timed_out: set[str] = set()
     for i, call in enumerate(job["calls"]):
         if i < job.get("start", 0):
             continue
         record: dict = {"call": i}
         if call["name"] in timed_out:
-            emit({**record, "error": "not run: an earlier call ran out of time", "type": "Timeout"})
+            emit({**record, "error": t("not run: an earlier call ran out of time"), "type": "Timeout"})
             continue
         try:
             args, kwargs = wire.decode(call["args"]), wire.decode(call["kwargs"])
@@ -74,7 +77,7 @@ def run(job_fd: int, result_fd: int) -> None:
                 signal.setitimer(signal.ITIMER_REAL, 0)
             record["value"] = wire.encode(value)
         except CallTimeout:
-            record.update(error=f"the call ran longer than {timeout:g} s", type="Timeout")
+            record.update(error=t("the call ran longer than {limit:g} s", limit=timeout), type="Timeout")
             timed_out.add(call["name"])
         except BaseException as exc:  # noqa: BLE001
             record.update(error=_describe(exc), type=type(exc).__name__)

@@ -7,8 +7,6 @@ nbgrader's `release_feedback` looks for them: `feedback/<student>/<assignment>/<
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import stat
 from html import escape
@@ -16,7 +14,8 @@ from pathlib import Path
 
 from ..i18n import t
 from .checks import ExerciseResult
-from .runner import SubmissionResult, write_atomic
+from .csvsafe import csv_text
+from .runner import SubmissionResult, student_folder, write_atomic
 from .spec import family_title
 
 STYLE = """
@@ -33,7 +32,7 @@ details{margin:.6rem 0} summary{cursor:pointer;color:#3465a4}
 
 def feedback_path(out: Path, student: str, assignment: str) -> Path:
     """Return where a student's feedback page goes: nbgrader's feedback/<student>/<assignment>/<notebook>.html."""
-    return Path(out) / "feedback" / student / assignment / f"{assignment}.html"
+    return Path(out) / "feedback" / student_folder(student) / assignment / f"{assignment}.html"
 
 
 EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")  # what `nbgrader release_feedback` reads beside a page
@@ -126,9 +125,6 @@ def render(result: SubmissionResult) -> str:
 
 def grades_csv(results: list[SubmissionResult]) -> str:
     """Return grades.csv: `student_id,assignment,score,max_score`, one row per student and assignment."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student_id", "assignment", "score", "max_score"])
-    for r in sorted(results, key=lambda r: (r.student, r.assignment)):
-        writer.writerow([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}"])
-    return buf.getvalue()
+    return csv_text([["student_id", "assignment", "score", "max_score"]] +
+                    [[r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}"]
+                     for r in sorted(results, key=lambda r: (r.student, r.assignment))])

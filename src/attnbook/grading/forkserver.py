@@ -2,15 +2,19 @@
 
 Started by `sandbox.Sandbox` as `python -I -m attnbook.grading.forkserver SOCKET_FD strong|weak`, with
 a scrubbed environment. It never holds a reference, a check, a secret or another student's job: the
-job travels through a pipe straight from the grader to the child. Per request (one JSON line carrying
-the limits, plus two file descriptors: the job's read end and the results' write end) it forks a
-*keeper*, which enters fresh namespaces and forks the *child* (PID 1 of the new PID namespace, so
-killing it kills everything the student started). The keeper confines the child, watches its wall
-time and memory, and reports one JSON line `{"ended": ...}` that the server passes back.
+job travels through a pipe straight from the grader to the child. Per request (one JSON line with the
+limits and how many records to expect, plus three file descriptors: the job's read end, the results'
+write end and the report's write end) it forks a *keeper* and goes back to listening, so one server
+serves every grading thread at once. The keeper puts itself in a fresh memory and pids cgroup (where
+there is one), enters fresh namespaces and forks the *child* (PID 1 of the new PID namespace, so
+killing it kills everything the student started). The child loads the system-call filter just before
+the student's code. The keeper keeps every deadline from outside, passes on only the records the grader
+expects, in order, and writes one JSON line `{"ended": ...}` to the report pipe.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -22,6 +26,8 @@ import tempfile
 import time
 
 SETUP_FAILED = 121
+DEADLINE_GRACE = 2.0   # the child's own alarm fires at the limit; the keeper kills this much later
+EXIT_GRACE = 1.0       # time to exit after the last record
 
 
 def _recv_request(sock: socket.socket) -> tuple[dict | None, list[int]]:
@@ -51,11 +57,78 @@ def _tree_rss(pid: int, shared: int) -> int:
     return total
 
 
-def _child(limits: dict, level: str, job_fd: int, result_fd: int, workdir: str | None, uid: int | None) -> None:
-    """Confine this process and run the job in it (never returns)."""
-    from . import child, isolation
+class Records:
+    """Split the child's output into lines and keep only the records the grader expects, in order.
 
+    The expected records are `{"cell": i, ...` for each program cell, then `{"call": j, ...` for each
+    call; a first line `{"setup_error": ...` is kept too. Everything else is skipped as it streams by,
+    with one C-speed search per chunk for where the next expected record starts, so that junk of any
+    shape (one endless line, millions of empty ones) costs the keeper a few bytes of memory and the grader
+    nothing.
+    """
+
+    SETUP = b'{"setup_error": '
+
+    def __init__(self, cells: int, first_call: int, calls: int):
+        self.cells = cells
+        self.prefixes = [b'{"cell": %d, ' % i for i in range(cells)]
+        self.prefixes += [b'{"call": %d, ' % i for i in range(first_call, first_call + calls)]
+        self.done, self.keep, self.setup, self.carry, self.line_start = 0, False, False, b"", True
+
+    @property
+    def complete(self) -> bool:
+        """Return True once every expected record has arrived."""
+        return self.done == len(self.prefixes)
+
+    def _next_start(self, data: bytes, pos: int) -> tuple[int, bool] | None:
+        """Return (where the next expected line starts, whether it is the setup line), if it is in `data`."""
+        wanted = [] if self.complete else [(self.prefixes[self.done], False)]
+        wanted += [(self.SETUP, True)] if self.done == 0 else []
+        found = []
+        for prefix, setup in wanted:
+            if self.line_start and data.startswith(prefix, pos):
+                return pos, setup
+            at = data.find(b"\n" + prefix, pos)
+            if at >= 0:
+                found.append((at + 1, setup))
+        return min(found) if found else None
+
+    def feed(self, data: bytes) -> tuple[bytes, int]:
+        """Return the bytes to pass on from `data`, and how many expected records it completed."""
+        data, self.carry = self.carry + data, b""
+        out, completed, pos = [], 0, 0
+        while pos < len(data):
+            if self.keep:
+                end = data.find(b"\n", pos)
+                if end < 0:
+                    out.append(data[pos:])
+                    break
+                out.append(data[pos:end + 1])
+                self.keep, self.line_start, pos = False, True, end + 1
+                if not self.setup:
+                    self.done += 1
+                    completed += 1
+                continue
+            start = self._next_start(data, pos)
+            if start is None:  # keep the tail: an expected line may begin across the chunk boundary
+                tail = max(pos, len(data) - len(self.SETUP) - 8)
+                self.line_start = self.line_start and tail == pos
+                self.carry = data[tail:]
+                break
+            pos, self.setup = start
+            self.keep = True
+        return b"".join(out), completed
+
+
+def _child(request: dict, level: str, job_fd: int, result_fd: int, workdir: str | None, uid: int | None,
+           rules) -> None:
+    """Confine this process and run the job in it (never returns)."""
+    from . import child, isolation, syscalls
+
+    limits = request["limits"]
     try:
+        with open("/proc/self/oom_score_adj", "w") as fh:
+            fh.write("1000")  # the first to go when memory runs out: never the keeper
         if level == "weak":
             os.setsid()
             os.chdir(workdir)
@@ -73,6 +146,8 @@ def _child(limits: dict, level: str, job_fd: int, result_fd: int, workdir: str |
         home = workdir or "/tmp"
         os.environ.clear()
         os.environ.update(HOME=home, TMPDIR=home, PATH="/usr/bin:/bin", LANG="C.UTF-8")
+        if rules is not None:
+            syscalls.load(rules)
     except BaseException as exc:  # noqa: BLE001
         os.write(result_fd, (json.dumps({"setup_error": f"{type(exc).__name__}: {exc}"}) + "\n").encode())
         os._exit(SETUP_FAILED)
@@ -86,13 +161,17 @@ def _describe_exit(status: int) -> str:
     return "ok" if code == 0 else "sandbox setup failed" if code == SETUP_FAILED else f"exit {code}"
 
 
-def _keeper(limits: dict, level: str, job_fd: int, result_fd: int, server: int, report: int) -> None:
-    """Start the confined child, relay its results within the limits, write how it ended to `report`."""
-    from . import isolation
+def _keeper(request: dict, level: str, job_fd: int, result_fd: int, report: int, server: int, rules) -> None:
+    """Start the confined child, relay its records within the limits, write how it ended to `report`."""
+    from . import cgroup, isolation
 
-    workdir = None
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    limits, workdir, group = request["limits"], None, None
     uid = isolation.SANDBOX_UID_BASE + os.getpid() if isolation.can_switch_user() else None
     try:
+        group = cgroup.Cgroup.create(f"{server}-{os.getpid()}", limits["memory_bytes"], limits["processes"] + 1)
+        if group:
+            group.enter(os.getpid())  # the child is born inside it; it raises its own OOM score above ours
         if level == "weak":
             workdir = tempfile.mkdtemp(prefix="attnbook-sandbox-")
         else:
@@ -102,11 +181,12 @@ def _keeper(limits: dict, level: str, job_fd: int, result_fd: int, server: int, 
         pid = os.fork()
         if pid == 0:
             os.close(relay_r)
-            _child(limits, level, job_fd, relay_w, workdir, uid)
+            _child(request, level, job_fd, relay_w, workdir, uid, rules)
         for fd in (job_fd, relay_w):
             os.close(fd)
+        records = Records(request["cells"], request["first_call"], request["calls"])
         try:
-            ended = _watch(pid, limits, relay_r, result_fd, os.pidfd_open(server), shared)
+            ended = _watch(pid, limits, records, relay_r, result_fd, os.pidfd_open(server), shared, group)
         except OSError as exc:  # the grader stopped reading
             _kill(pid)
             ended = f"sandbox error: {exc}"
@@ -114,10 +194,16 @@ def _keeper(limits: dict, level: str, job_fd: int, result_fd: int, server: int, 
             _kill(pid, group=True)
     except BaseException as exc:  # noqa: BLE001
         ended = f"sandbox error: {type(exc).__name__}: {exc}"
-    if workdir:
-        shutil.rmtree(workdir, ignore_errors=True)
-    os.write(report, json.dumps({"ended": ended}).encode())
-    os._exit(0)
+    try:
+        os.close(result_fd)
+        os.write(report, json.dumps({"ended": ended}).encode() + b"\n")
+        os.close(report)
+    finally:  # cleaning up after the report: the grader need not wait for it
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if group:
+            group.remove(os.getpid())
+        os._exit(0)
 
 
 def _kill(pid: int, group: bool = False) -> None:
@@ -127,14 +213,16 @@ def _kill(pid: int, group: bool = False) -> None:
         pass
 
 
-def _watch(pid: int, limits: dict, relay: int, result_fd: int, server_fd: int, shared: int) -> str:
-    """Pass the child's results on; kill it (and all it started) past the wall time, when a cell or call
-    sends nothing for longer than its limit (it blocked the alarm), past the memory or output limit, or
-    when the server dies."""
+def _watch(pid: int, limits: dict, records: Records, relay: int, result_fd: int, server_fd: int, shared: int,
+           group) -> str:
+    """Pass the child's records on; kill it (and all it started) past the wall time, when the next record
+    is late (a cell or call ran past its limit, whatever the child did to its own alarm; only expected
+    records count), past the memory or output limit, or when the server dies."""
     child_fd = os.pidfd_open(pid)
-    start = last = time.monotonic()
-    stall = limits["call_seconds"] + 5
-    sent, ended, watched = 0, None, [child_fd, server_fd, relay]
+    start = now = time.monotonic()
+    deadline = start + limits["call_seconds"] + DEADLINE_GRACE
+    sent, ended, watched, checked = 0, None, [child_fd, server_fd, relay], start
+    memory = f"used more than {limits['memory_bytes'] / 2**20:.0f} MiB of memory"
     while ended is None:
         ready, _, _ = select.select(watched, [], [], 0.1)
         now = time.monotonic()
@@ -145,12 +233,13 @@ def _watch(pid: int, limits: dict, relay: int, result_fd: int, server_fd: int, s
                 watched.remove(relay)  # the child closed its end: wait for it to exit
             elif sent > limits["result_bytes"]:
                 ended = "too much output"
+                break
             else:
-                last = now if b"\n" in data else last
-                os.write(result_fd, data)
-                continue
-        if ended:
-            break
+                passed, completed = records.feed(data)
+                if passed:
+                    os.write(result_fd, passed)
+                if completed:
+                    deadline = now + (EXIT_GRACE if records.complete else limits["call_seconds"] + DEADLINE_GRACE)
         if child_fd in ready:
             status = os.waitpid(pid, 0)[1]
             while relay in watched and sent <= limits["result_bytes"] and select.select([relay], [], [], 0)[0]:
@@ -158,46 +247,47 @@ def _watch(pid: int, limits: dict, relay: int, result_fd: int, server_fd: int, s
                 if not data:
                     break
                 sent += len(data)
-                os.write(result_fd, data)
-            return _describe_exit(status)
+                os.write(result_fd, records.feed(data)[0])
+            return memory if group and group.memory_exceeded() else _describe_exit(status)
+        # Checked on every pass, however busy the child keeps the channel.
         if server_fd in ready:
             ended = "grader stopped"
         elif now - start > limits["wall_seconds"]:
             ended = "timeout"
-        elif now - last > stall:
-            ended = f"stalled (nothing for {stall:g} s)"
-        elif _tree_rss(pid, shared) > limits["memory_bytes"]:
-            ended = f"used more than {limits['memory_bytes'] / 2**20:.0f} MiB of memory"
+        elif now > deadline:
+            kind = "cell" if records.done < records.cells else "call"
+            ended = "ok" if records.complete else f"it ran past the {limits['call_seconds']:g} s limit of a {kind}"
+        elif now - checked > 0.1:
+            checked = now
+            if group.memory_exceeded() if group else _tree_rss(pid, shared) > limits["memory_bytes"]:
+                ended = memory
     _kill(pid)
     os.waitpid(pid, 0)
     return ended
 
 
-def serve(sock: socket.socket, level: str) -> None:
-    """Answer requests until the grader closes its end of the socket."""
+def _reap() -> None:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def serve(sock: socket.socket, level: str, rules) -> None:
+    """Answer requests until the grader closes its end of the socket; every keeper reports on its own pipe."""
     server = os.getpid()
     while True:
         request, fds = _recv_request(sock)
+        _reap()
         if request is None:
             return
-        job_fd, result_fd = fds
-        report_r, report_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             sock.close()
-            os.close(report_r)
-            _keeper(request["limits"], level, job_fd, result_fd, server, report_w)
-        for fd in (job_fd, result_fd, report_w):
+            _keeper(request, level, *fds, server, rules)
+        for fd in fds:
             os.close(fd)
-        keeper_fd = os.pidfd_open(pid)
-        while keeper_fd not in select.select([keeper_fd, sock], [], [])[0]:
-            if not sock.recv(1, socket.MSG_PEEK):
-                return  # the grader is gone: the keeper sees the server exit and kills the child
-        os.waitpid(pid, 0)
-        os.close(keeper_fd)
-        with os.fdopen(report_r, "rb") as fh:
-            status = fh.read() or json.dumps({"ended": "sandbox keeper died"}).encode()
-        sock.sendall(status + b"\n")
 
 
 def main() -> None:
@@ -207,12 +297,22 @@ def main() -> None:
     import numpy  # noqa: F401  (warm imports shared by every child)
     import torch
 
-    from . import child, isolation  # noqa: F401
+    import attnbook.testing  # noqa: F401  (the templates' helpers)
+
+    from . import cgroup, child, drivers, isolation, syscalls  # noqa: F401
 
     torch.set_num_threads(1)
+    drivers.warm_up()
     level = "weak" if requested == "weak" else isolation.mode()
-    sock.sendall(json.dumps({"ready": level}).encode() + b"\n")
-    serve(sock, level)
+    rules = syscalls.build()
+    cgroup.remove_stale()
+    probe = cgroup.Cgroup.create(f"{os.getpid()}-probe", 2**30, 16)
+    if probe:
+        probe.remove(os.getpid())
+    gc.freeze()  # the warm heap is never traversed again: no child's collector walks (and copies) its pages
+    sock.sendall(json.dumps({"ready": level, "filter": rules is not None, "cgroup": probe is not None}).encode()
+                 + b"\n")
+    serve(sock, level, rules)
 
 
 if __name__ == "__main__":

@@ -62,8 +62,9 @@ def mode() -> str:
 
 
 def enter_namespaces(strong_mode: str) -> None:
-    """Unshare every namespace (children of the caller land in the new PID namespace)."""
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    """Unshare the PID, network, IPC and UTS namespaces (children of the caller land in the new PID
+    namespace); the child makes its own mount namespace in `build_root`, so the caller keeps its view."""
+    flags = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
     uid, gid = os.geteuid(), os.getegid()
     if strong_mode == "userns":
         flags |= CLONE_NEWUSER
@@ -101,8 +102,9 @@ def _bind_readonly(source: str, target: str) -> None:
 
 
 def build_root(tmp_bytes: int) -> None:
-    """Replace this mount namespace's root by a fresh one: system and Python folders read-only,
+    """Enter a new mount namespace and replace its root by a fresh one: system and Python folders read-only,
     a small /dev, a /proc of the new PID namespace, and an empty writable /tmp of `tmp_bytes`."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare the mount namespace")
     paths = visible_paths()
     root = _staging(paths)
     os.umask(0o022)  # folders made for mount points stay read-only to the student

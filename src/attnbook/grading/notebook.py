@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..i18n import t
+from . import wire
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
 SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION.*?^[ \t]*### END SOLUTION[^\n]*\n?", re.S | re.M)
@@ -68,42 +72,83 @@ def parse_template(text: str) -> list[TemplateCell]:
     return cells
 
 
-def read_submission(path: Path, template: list[TemplateCell]) -> Submission:
-    """Return the answer cells of a submitted notebook, matched to the template by grade_id.
+def open_submission(root: Path, parts: tuple[str, ...]) -> tuple[bytes | None, str | None]:
+    """Read `root/part/part/...` once, by descriptor: return (its bytes, None), or (None, a problem).
 
-    Never raises for bad input: unreadable, oversized, malformed or foreign files come back with
-    no answers and a problem that names the file and what is wrong.
+    Every component is opened relative to the folder before it without following symbolic links, the
+    file non-blocking (a FIFO cannot hang the grader), and the checks are made on the open descriptor, so
+    a file swapped during grading can change neither what is read nor what it is taken for.
     """
-    path = Path(path)
+    name = parts[-1]
+    fds: list[int] = []
+    try:
+        fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+        for folder in parts[:-1]:
+            fds.append(os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fds[-1]))
+        fds.append(os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC,
+                           dir_fd=fds[-1]))
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            return None, t("{name}: is not a regular file (symbolic links are not graded)", name=name)
+        return None, t("{name}: cannot be read ({reason})", name=name, reason=exc.strerror)
+    try:
+        info = os.fstat(fds[-1])
+        if not stat.S_ISREG(info.st_mode):
+            return None, t("{name}: is not a regular file (symbolic links are not graded)", name=name)
+        data = _read_at_most(fds[-1], MAX_NOTEBOOK_BYTES + 1)
+        if len(data) > MAX_NOTEBOOK_BYTES:
+            return None, t("{name}: is over the {limit} MiB limit for a notebook", name=name,
+                           limit=MAX_NOTEBOOK_BYTES // 2**20)
+        return data, None
+    except OSError as exc:
+        return None, t("{name}: cannot be read ({reason})", name=name, reason=exc.strerror)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = os.read(fd, min(1 << 20, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def read_submission(path: Path, template: list[TemplateCell]) -> Submission:
+    """Return the answer cells of the notebook at `path` (read once, by descriptor; see open_submission)."""
+    path = Path(os.path.abspath(path))
+    data, problem = open_submission(Path("/"), path.parts[1:])
+    return parse_submission(data, path.name, template) if problem is None else Submission(problems=[problem])
+
+
+def parse_submission(data: bytes, name: str, template: list[TemplateCell]) -> Submission:
+    """Return the answer cells of a submitted notebook's bytes, matched to the template by grade_id.
+
+    Never raises for bad input: malformed or foreign files come back with no answers and a problem that
+    names the file and what is wrong.
+    """
     sub = Submission()
     try:
-        info = os.lstat(path)
-    except OSError as exc:
-        sub.problems.append(f"{path.name}: cannot be read ({exc.strerror})")
-        return sub
-    linked = os.path.realpath(path) != os.path.abspath(path)  # the file, or a folder above it, is a link
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode) or linked:
-        sub.problems.append(f"{path.name}: is not a regular file (symbolic links are not graded)")
-        return sub
-    if info.st_size > MAX_NOTEBOOK_BYTES:
-        sub.problems.append(f"{path.name}: is {info.st_size / 2**20:.0f} MiB, over the "
-                            f"{MAX_NOTEBOOK_BYTES // 2**20} MiB limit for a notebook")
-        return sub
-    try:
-        nb = json.loads(path.read_bytes().decode("utf-8"))
+        nb = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
-        sub.problems.append(f"{path.name}: is not text (not UTF-8), so it is not a notebook")
+        sub.problems.append(t("{name}: is not text (not UTF-8), so it is not a notebook", name=name))
         return sub
     except RecursionError:
-        sub.problems.append(f"{path.name}: JSON is nested too deeply to be a notebook")
+        sub.problems.append(t("{name}: JSON is nested too deeply to be a notebook", name=name))
         return sub
     except json.JSONDecodeError as exc:
-        sub.problems.append(f"{path.name}: is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")
+        sub.problems.append(t("{name}: is not valid JSON (line {line}, column {column}: {reason})", name=name,
+                              line=exc.lineno, column=exc.colno, reason=exc.msg))
         return sub
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         version = nb.get("nbformat") if isinstance(nb, dict) else None
-        hint = f" (nbformat {version}; save it with JupyterLab as nbformat 4)" if version else ""
-        sub.problems.append(f"{path.name}: has no list of cells, so it is not a version-4 notebook{hint}")
+        hint = t(" (nbformat {version}; save it with JupyterLab as nbformat 4)",
+                 version=wire.message(version, 20)) if version else ""
+        sub.problems.append(t("{name}: has no list of cells, so it is not a version-4 notebook", name=name) + hint)
         return sub
     _collect_answers(nb["cells"], template, sub)
     return sub
@@ -111,31 +156,34 @@ def read_submission(path: Path, template: list[TemplateCell]) -> Submission:
 
 def _collect_answers(cells: list, template: list[TemplateCell], sub: Submission) -> None:
     wanted = {c.grade_id: c for c in template}
-    seen_order = []
+    seen_order, extra = [], 0
     for cell in cells:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         grade_id = _nbgrader_meta(cell).get("grade_id")
         if not isinstance(grade_id, str) or grade_id not in wanted:
-            if _source(cell).strip():
-                sub.problems.append("an extra code cell was ignored: only answer cells are graded")
+            extra += bool(_source(cell).strip())
             continue
         seen_order.append(grade_id)
         tmpl = wanted[grade_id]
         if not tmpl.is_answer:
             if _source(cell) != tmpl.source:
-                sub.problems.append(f"cell {grade_id!r} is read-only and was edited: the original was used")
+                sub.problems.append(t("cell {cell!r} is read-only and was edited: the original was used",
+                                      cell=grade_id))
             continue
         if grade_id in sub.answers:
-            sub.problems.append(f"answer cell {grade_id!r} appears twice: the first copy was graded")
+            sub.problems.append(t("answer cell {cell!r} appears twice: the first copy was graded", cell=grade_id))
             continue
         sub.answers[grade_id] = _source(cell)
+    if extra:
+        sub.problems.append(t("{n} extra code cell(s) were ignored: only answer cells are graded", n=extra))
     for tmpl in template:
         if tmpl.is_answer and tmpl.grade_id not in sub.answers:
-            sub.problems.append(f"answer cell {tmpl.grade_id!r} is missing: it scores 0")
+            sub.problems.append(t("answer cell {cell!r} is missing: it scores 0", cell=tmpl.grade_id))
     expected_order = [c.grade_id for c in template if c.grade_id in seen_order]
     if len(set(seen_order)) == len(seen_order) and seen_order != expected_order:
-        sub.problems.append("cells were reordered: they were run in the template's order")
+        sub.problems.append(t("cells were reordered: they were run in the template's order"))
+    sub.problems = list(dict.fromkeys(sub.problems))
 
 
 def build_program(template: list[TemplateCell], answers: dict[str, str]) -> list[tuple[str, str]]:

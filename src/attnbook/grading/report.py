@@ -10,12 +10,12 @@ from the hidden checks themselves, so no page can show check or mistake source.
 from __future__ import annotations
 
 import base64
-import csv
 import io
 import statistics
 from collections import Counter, defaultdict
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 import matplotlib
 
@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from .csvsafe import csv_text  # noqa: E402
 from .feedback import feedback_path, grades_csv, points, render  # noqa: E402
 from .runner import SubmissionResult, load_result, write_atomic  # noqa: E402
 
@@ -85,12 +86,6 @@ def load_runs(runs: list[Path]) -> list[SubmissionResult]:
             if res:
                 found[(res.student, res.assignment)] = res
     return sorted(found.values(), key=lambda r: (r.assignment, r.student))
-
-
-def _csv(rows: list[list]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
 
 
 def _png(fig) -> str:
@@ -157,7 +152,7 @@ def _student_table(results: list[SubmissionResult]) -> str:
             if r is None:
                 cells += '<td class="num" data-sort="">—</td>'
                 continue
-            link = feedback_path(Path("."), r.student, a).as_posix()
+            link = quote(feedback_path(Path("."), r.student, a).as_posix())
             cells += (f'<td class="num" data-sort="{r.score:.6g}"><a href="{escape(link)}">{points(r.score)} / '
                       f"{points(r.max_score)}</a></td>")
         total = sum(r.score for r in by_student[student].values())
@@ -187,8 +182,8 @@ def write_report(runs: list[Path], out: Path) -> None:
     for row in summaries:
         mistakes += [[row["assignment"], row["exercise"], msg, n] for msg, n in row["all_causes"].most_common()]
     write_atomic(out / "grades.csv", grades_csv(results))
-    write_atomic(out / "exercises.csv", _csv(detail))
-    write_atomic(out / "mistakes.csv", _csv(mistakes))
+    write_atomic(out / "exercises.csv", csv_text(detail))
+    write_atomic(out / "mistakes.csv", csv_text(mistakes))
     by_assignment = defaultdict(list)
     for r in results:
         by_assignment[r.assignment].append(r)

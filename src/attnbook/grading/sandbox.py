@@ -5,7 +5,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import queue
+import select
 import selectors
 import socket
 import subprocess
@@ -15,6 +15,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
+
+from . import wire
 
 WEAK_HINT = ("run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
              "user.max_user_namespaces > 0), or accept weaker isolation with --weak-isolation")
@@ -56,7 +58,10 @@ def scrubbed_env() -> dict[str, str]:
 
 
 class Sandbox:
-    """One warm fork server; `run` confines one job at a time."""
+    """One warm fork server; `run` confines one job per call, from any number of threads at once.
+
+    The server starts in the background as soon as the object is made; the first `run` waits for it.
+    """
 
     def __init__(self, weak: bool = False):
         self._sock, theirs = socket.socketpair()
@@ -66,51 +71,59 @@ class Sandbox:
             pass_fds=[theirs.fileno()], env=scrubbed_env(), cwd="/", stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
-        self._buffer = b""
-        self.broken = False
-        ready = self._read_line(300)
-        self.isolation = json.loads(ready)["ready"] if ready else "none"
-        probe = self.run({"program": [], "calls": []}, Limits(wall_seconds=30))
-        if probe.ended != "ok":
-            self.close()
-            reason = next((r["setup_error"] for r in probe.records if "setup_error" in r), probe.ended)
-            raise IsolationError(f"the sandbox cannot isolate student code here ({reason})")
+        self._send_lock, self._ready_lock = threading.Lock(), threading.Lock()
+        self.broken, self.isolation, self.filter, self.cgroup = False, "", False, False
+        self._ready_error: IsolationError | None = None
 
-    def _read_line(self, timeout: float) -> bytes | None:
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            self._sock.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = self._sock.recv(65536)
-            except (TimeoutError, OSError):
-                chunk = b""
-            if not chunk:
-                self.broken = True
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line
+    def wait_ready(self) -> None:
+        """Wait until the server has warmed up and a probe child ran; raise IsolationError if it cannot."""
+        with self._ready_lock:
+            if self.isolation:
+                if self._ready_error:
+                    raise self._ready_error
+                return
+            ready = _read_line(self._sock, 300)
+            info = json.loads(ready) if ready else {"ready": "none"}
+            self.isolation, self.filter, self.cgroup = info["ready"], info.get("filter"), info.get("cgroup")
+            probe = self._run({"program": [], "calls": []}, Limits(wall_seconds=30))
+            if probe.ended != "ok":
+                reason = next((r["setup_error"] for r in probe.records if "setup_error" in r), probe.ended)
+                self._ready_error = IsolationError(f"the sandbox cannot isolate student code here ({reason})")
+                self.close()
+                raise self._ready_error
+
+    def describe(self) -> str:
+        """Return one line saying what confines the children of this server."""
+        self.wait_ready()
+        return (f"isolation {self.isolation}; system-call filter {'on' if self.filter else 'OFF'}; "
+                f"memory and pids cgroup {'on' if self.cgroup else 'OFF'}")
 
     def run(self, job: dict, limits: Limits) -> ChildResult:
         """Run `job` (see child.py) in a fresh confined child; never raises for anything the child does."""
+        self.wait_ready()
+        return self._run(job, limits)
+
+    def _run(self, job: dict, limits: Limits) -> ChildResult:
         result, start = ChildResult(), time.monotonic()
         job_r, job_w = os.pipe()
         res_r, res_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        first = job.get("start", 0)
+        request = {"limits": asdict(limits), "cells": len(job["program"]), "first_call": first,
+                   "calls": len(job["calls"]) - first}
         try:
-            header = json.dumps({"limits": asdict(limits)}).encode() + b"\n"
-            socket.send_fds(self._sock, [header], [job_r, res_w])
+            with self._send_lock:
+                socket.send_fds(self._sock, [json.dumps(request).encode() + b"\n"], [job_r, res_w, rep_w])
         except OSError:
             self.broken = True
         finally:
-            os.close(job_r)
-            os.close(res_w)
-        try:
-            with os.fdopen(job_w, "wb") as fh:
-                fh.write(json.dumps(job).encode() + b"\n")
-        except OSError:
-            pass  # the child died before reading its job: the status says why
-        result.ended = _collect(res_r, limits, start, result.records, len(job["program"]) + len(job["calls"]) + 1)
-        status = self._read_line(limits.wall_seconds + 30) if not self.broken else None
+            for fd in (job_r, res_w, rep_w):
+                os.close(fd)
+        writer = threading.Thread(target=_write_job, args=(job_w, job), daemon=True)
+        writer.start()
+        result.ended = _collect(res_r, limits, start, result.records)
+        status = _read_fd_line(rep_r, limits.wall_seconds + 30)
+        writer.join()
         ended = json.loads(status)["ended"] if status else "the sandbox server died"
         if result.ended == "ok" or ended != "ok":
             result.ended = ended
@@ -121,6 +134,7 @@ class Sandbox:
 
     def close(self) -> None:
         """Stop the fork server."""
+        self.broken = True
         self._sock.close()
         try:
             self._proc.wait(timeout=10)
@@ -129,12 +143,49 @@ class Sandbox:
             self._proc.wait()
 
 
-def _collect(read_fd: int, limits: Limits, start: float, records: list[dict], wanted: int) -> str:
-    """Read result lines until the keeper closes the pipe (it enforces the limits; this is a backstop);
-    keep the first `wanted` records and drop the rest unparsed."""
+def _write_job(fd: int, job: dict) -> None:
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(json.dumps(job).encode() + b"\n")
+    except OSError:
+        pass  # the child died before reading its job: the status says why
+
+
+def _read_line(sock: socket.socket, timeout: float) -> bytes | None:
+    deadline, data = time.monotonic() + timeout, b""
+    while not data.endswith(b"\n"):
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(1)
+        except (TimeoutError, OSError):
+            chunk = b""
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _read_fd_line(fd: int, timeout: float) -> bytes | None:
+    """Read a short report from a pipe until its writer closes it (or `timeout` passes)."""
+    deadline, data = time.monotonic() + timeout, b""
+    try:
+        while (left := deadline - time.monotonic()) > 0 and select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 4096)
+            if not chunk or len(data) > 1 << 16:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    return data.strip() or None
+
+
+def _collect(read_fd: int, limits: Limits, start: float, records: list[dict]) -> str:
+    """Read record lines until the keeper closes the pipe (it enforces the limits and passes on only the
+    expected records; this is a backstop). Work and memory are linear in what arrives: each byte is
+    scanned for a newline once, and no more than the result limit is ever held."""
     sel = selectors.DefaultSelector()
     sel.register(read_fd, selectors.EVENT_READ)
-    buffer = b""
+    line, held = bytearray(), 0
     try:
         while True:
             remaining = limits.wall_seconds + 10 - (time.monotonic() - start)
@@ -145,63 +196,74 @@ def _collect(read_fd: int, limits: Limits, start: float, records: list[dict], wa
             chunk = os.read(read_fd, 1 << 20)
             if not chunk:
                 return "ok"
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            records.extend(_parse(line) for line in lines[:max(0, wanted - len(records))] if line.strip())
+            held += len(chunk)
+            if held > limits.result_bytes + (1 << 20):
+                return "too much output"
+            begin = 0
+            while (end := chunk.find(b"\n", begin)) >= 0:
+                line += chunk[begin:end]
+                records.append(_record(line))
+                line, begin = bytearray(), end + 1
+            line += chunk[begin:]
     finally:
         sel.close()
         os.close(read_fd)
 
 
-def _parse(line: bytes) -> dict:
+def _record(line: bytes) -> dict:
     try:
-        record = json.loads(line)
-    except (ValueError, RecursionError):
-        return {"garbled": True}
-    return record if isinstance(record, dict) else {"garbled": True}
+        return wire.record(line)
+    except wire.WireError as exc:
+        return {"refused": str(exc)}
 
 
-_idle: dict[bool, queue.SimpleQueue] = {False: queue.SimpleQueue(), True: queue.SimpleQueue()}
-_all: list[Sandbox] = []
+_server: Sandbox | None = None
 _lock = threading.Lock()
 
 
-def start(weak_ok: bool = False) -> Sandbox:
-    """Start a fork server with full isolation, or with weak isolation where that fails and `weak_ok`."""
+def prestart() -> None:
+    """Start this process's fork server in the background (its warm-up overlaps the caller's work)."""
+    global _server
+    with _lock:
+        if _server is None:
+            _server = Sandbox()
+
+
+def shared(weak_ok: bool = False) -> Sandbox:
+    """Return this process's warm fork server, started on first use: one serves every thread at once.
+    Where full isolation fails, raise IsolationError, or fall back to weak isolation when `weak_ok`."""
+    global _server
+    with _lock:
+        if _server is None or _server.broken:
+            if _server is not None:
+                _server.close()
+            _server = Sandbox()
+        box = _server
     try:
-        return Sandbox()
+        box.wait_ready()
     except IsolationError as exc:
         if not weak_ok:
             raise IsolationError(f"{exc}: {WEAK_HINT}") from None
-        print(f"attnbook: WEAK ISOLATION, {exc}", file=sys.stderr)
-        return Sandbox(weak=True)
+        with _lock:
+            if _server is box:
+                print(f"attnbook: WEAK ISOLATION, {exc}", file=sys.stderr)
+                _server = Sandbox(weak=True)
+            box = _server
+        box.wait_ready()
+    return box
 
 
 @contextmanager
 def lease(weak_ok: bool = False) -> Iterator[Sandbox]:
-    """Lend a warm sandbox of this process (starting one if none is idle); give it back afterwards."""
-    try:
-        box = _idle[weak_ok].get_nowait()
-    except queue.Empty:
-        box = start(weak_ok)
-        with _lock:
-            _all.append(box)
-    try:
-        yield box
-    finally:
-        if box.broken:
-            box.close()
-        else:
-            _idle[weak_ok].put(box)
+    """Lend this process's fork server for a `with` block (kept for callers that grade one job)."""
+    yield shared(weak_ok)
 
 
 @atexit.register
 def close_all() -> None:
-    """Stop every fork server this process started."""
+    """Stop the fork server this process started."""
+    global _server
     with _lock:
-        for box in _all:
-            box.close()
-        _all.clear()
-    for q in _idle.values():
-        while not q.empty():
-            q.get_nowait()
+        if _server is not None:
+            _server.close()
+        _server = None
