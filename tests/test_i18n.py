@@ -52,7 +52,7 @@ def test_visible_test_hints_come_in_chinese():
         testing.check_close(np.array([0.1, 0.5]), np.array([0.1, 0.6]), "H[0] (the first state h_1)",
                             "With h_0 = 0 it is tanh(x_1 W_xh + b_h).")
     message = str(failure.value)
-    assert message.startswith("H[0] (the first state h_1) 在索引 (1,) 处有误：得到 0.5，应为 0.6。"), message
+    assert message == "H[0]（第一个状态 h_1） 在索引 (1,) 处有误：得到 0.5，应为 0.6。 由于 h_0 = 0，它等于 tanh(x_1 W_xh + b_h)。", message
     with pytest.raises(AssertionError, match=r"^H has shape \(2,\), expected \(3,\)$"):
         testing.check_shape(np.zeros(2), (3,), "H")
 
