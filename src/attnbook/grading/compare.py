@@ -64,10 +64,17 @@ def difference(expected: Any, actual: Any, atol: float, rtol: float, where: str 
     return t("{where} is {got}, which is not the expected value", where=where, got=repr(actual))
 
 
+def _float_if_huge(value: Any) -> Any:
+    """Return a Python int too large for int64 as a float (the wire admits ints within the float range)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > np.iinfo(np.int64).max:
+        return float(value)
+    return value
+
+
 def _numeric_difference(expected: Any, actual: Any, atol: float, rtol: float, where: str, reveal: bool) -> str | None:
     if not is_numeric(actual) and not (isinstance(actual, (bool, np.bool_))):
         return t("{where} is a {got}, expected a {expected}", where=where, got=_kind(actual), expected=_kind(expected))
-    exp, act = np.asarray(expected), np.asarray(actual)
+    exp, act = np.asarray(expected), np.asarray(_float_if_huge(actual))
     if exp.shape != act.shape:
         return t("{where} has shape {got}, expected {expected}", where=where, got=act.shape, expected=exp.shape)
     if (exp.dtype == bool) != (act.dtype == bool):
