@@ -33,14 +33,17 @@ def test_tiny_transformer_logits_have_one_row_per_decoder_input():
     assert logits.shape == (2, batch["tgt_in"].shape[1], data.vocab_size(5))
 
 
-def test_tiny_transformer_decoder_is_causal():
-    model = _tiny().eval()
+def _with_last_target_changed(model) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the model's logits for one reversal pair, and again with the last target input changed."""
     batch = data.make_batch(data.reversal_pairs([[3, 4, 5, 6]]))
+    changed = batch["tgt_in"].clone()
+    changed[0, -1] = 7
     with torch.no_grad():
-        full = model(batch["src"], batch["tgt_in"])
-        changed = batch["tgt_in"].clone()
-        changed[0, -1] = 7
-        other = model(batch["src"], changed)
+        return model(batch["src"], batch["tgt_in"]), model(batch["src"], changed)
+
+
+def test_tiny_transformer_decoder_is_causal():
+    full, other = _with_last_target_changed(_tiny().eval())
     torch.testing.assert_close(full[:, :-1], other[:, :-1])
 
 
@@ -100,13 +103,7 @@ def test_encoder_without_self_attention_reads_each_source_position_alone():
 
 
 def test_decoder_only_model_is_causal_over_the_target():
-    model = _decoder_only().eval()
-    batch = data.make_batch(data.reversal_pairs([[3, 4, 5, 6]]))
-    with torch.no_grad():
-        full = model(batch["src"], batch["tgt_in"])
-        changed = batch["tgt_in"].clone()
-        changed[0, -1] = 7
-        other = model(batch["src"], changed)
+    full, other = _with_last_target_changed(_decoder_only().eval())
     assert full.shape == (1, 5, data.vocab_size(5))
     torch.testing.assert_close(full[:, :-1], other[:, :-1])
     assert not torch.allclose(full[:, -1], other[:, -1])
