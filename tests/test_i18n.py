@@ -52,7 +52,7 @@ def test_visible_test_hints_come_in_chinese():
         testing.check_close(np.array([0.1, 0.5]), np.array([0.1, 0.6]), "H[0] (the first state h_1)",
                             "With h_0 = 0 it is tanh(x_1 W_xh + b_h).")
     message = str(failure.value)
-    assert message == "H[0]（第一个状态 h_1） 在索引 (1,) 处有误：得到 0.5，应为 0.6。 由于 h_0 = 0，它等于 tanh(x_1 W_xh + b_h)。", message
+    assert message == "H[0]（第一个状态 h_1） 在索引 (1,) 处有误：得到 0.5，应为 0.6。由于 h_0 = 0，它等于 tanh(x_1 W_xh + b_h)。", message
     with pytest.raises(AssertionError, match=r"^H has shape \(2,\), expected \(3,\)$"):
         testing.check_shape(np.zeros(2), (3,), "H")
 
@@ -71,3 +71,21 @@ def test_an_installed_package_carries_its_catalogue_and_site_templates(tmp_path)
     names = zipfile.ZipFile(next(tmp_path.glob("attnbook-*.whl"))).namelist()
     assert "attnbook/locales/zh_CN/LC_MESSAGES/attnbook.po" in names
     assert {"attnbook/site/templates/language-switch.html", "attnbook/site/static/attnbook.css"} <= set(names)
+
+
+def test_messages_assembled_from_pieces_read_naturally_in_both_languages():
+    errors = ["ValueError", "TypeError"]
+    assert i18n.sentences("H is wrong.", "", " Did you add the bias? ") == "H is wrong. Did you add the bias?"
+    assert (i18n.alternatives(errors), i18n.enumeration(errors), i18n.listing(["“a, b”", "“c”"]), i18n.listing([])) \
+        == ("ValueError or TypeError", "ValueError, TypeError", "“a, b”; “c”", "")
+    with pytest.raises(AssertionError) as english:
+        testing.check_close([2.0, 4.0], [1.0, 2.0], "H", "Did you add the bias?")
+    assert str(english.value) == ("H is wrong at index (0,): got 2, expected 1. Your values are 2 times the expected "
+                                  "ones. Did you add the bias?")
+    with i18n.language("zh_CN"):
+        assert i18n.sentences("H 有误。", "hint") == "H 有误。hint" and i18n.sentences("a:", "b") == "a: b"
+        assert (i18n.alternatives(errors), i18n.enumeration(errors), i18n.listing(["“a”", "“c”"])) == \
+            ("ValueError 或 TypeError", "ValueError、TypeError", "“a”；“c”")
+        with pytest.raises(AssertionError) as chinese:
+            testing.check_close([2.0, 4.0], [1.0, 2.0], "H")
+    assert "。 " not in str(chinese.value) and "。你的值是期望值的 2 倍。" in str(chinese.value), str(chinese.value)

@@ -189,10 +189,10 @@ ATTN_MISTAKES = (
     Mistake("softmax-over-batch", t("The softmax runs over the batch axis (dim=0): it must normalise over the "
             "T keys of each sequence (dim=-1)."),
             ATTN_HEADER + SCORES + MASK + "        weights = torch.softmax(scores, dim=0)\n" + CONTEXT),
-    Mistake("module-no-tanh", t("The tanh is missing from the scores: they must be v . tanh(W_q q + W_k k_j)."),
+    Mistake("module-no-tanh", t("The tanh is missing from the scores: they must be v . tanh(q W_q + k_j W_k)."),
             ATTN_HEADER + "        scores = self.v(self.W_q(query)[:, None, :] + self.W_k(keys))[..., 0]\n"
             + MASK + SOFTMAX + CONTEXT),
-    Mistake("context-from-projected-keys", t("The context sums the projected keys W_k k_j: it must be the "
+    Mistake("context-from-projected-keys", t("The context sums the projected keys k_j W_k: it must be the "
             "weighted sum of the keys themselves (the encoder states), of size key_dim."),
             ATTN_HEADER + SCORES + MASK + SOFTMAX
             + "        return (weights[..., None] * self.W_k(keys)).sum(dim=1), weights\n"),

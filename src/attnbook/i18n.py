@@ -19,7 +19,7 @@ import functools
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 LANGUAGES = ("en", "zh_CN")
 CATALOGUES = Path(__file__).resolve().parent / "locales"
@@ -119,3 +119,37 @@ def language(lang: str) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
+
+
+# ------------------------------------------------------------------ messages assembled from pieces
+
+_CLOSING_PUNCTUATION = "。！？；：，、）》」』”…"  # full-width: no space after it
+
+
+def sentences(*parts: str) -> str:
+    """Join sentences (empty ones dropped): with a space, except after full-width punctuation
+    ("…应为 1。你的值是…")."""
+    text = ""
+    for part in (p.strip() for p in parts if p and p.strip()):
+        text += part if not text or text[-1] in _CLOSING_PUNCTUATION else " " + part
+    return text
+
+
+def _joined(items: Iterable[object], pair: Callable[[str, str], str]) -> str:
+    parts = [str(item) for item in items]
+    return functools.reduce(pair, parts) if parts else ""
+
+
+def alternatives(items: Iterable[object]) -> str:
+    """Return "a or b or c" in the current language."""
+    return _joined(items, lambda first, second: t("{first} or {second}", first=first, second=second))
+
+
+def enumeration(items: Iterable[object]) -> str:
+    """Return "a, b, c" in the current language."""
+    return _joined(items, lambda first, second: t("{first}, {second}", first=first, second=second))
+
+
+def listing(items: Iterable[object]) -> str:
+    """Return "a; b; c" (for items that may hold commas) in the current language."""
+    return _joined(items, lambda first, second: t("{first}; {second}", first=first, second=second))

@@ -3,7 +3,8 @@
 Messages are in the notebook's language (`attnbook.i18n`): the templates below, and the `what` and `hint`
 strings a test cell passes, are looked up in the package's catalogue. When values differ, the same analyses the grader runs on hidden checks say how they relate (a constant
 factor such as sqrt(d_k), a transposed result, weights normalised over another axis, ...), on the
-visible case only. Pass `sizes` to name the quantities a factor may come from: `sizes={"d_k": 4}`.
+visible case only. Pass `sizes` to name the quantities a factor may come from: `sizes={"d_k": 4}`, and
+`masked=True` for weights under a mask.
 """
 
 from __future__ import annotations
@@ -13,11 +14,7 @@ from typing import Any
 import numpy as np
 
 from .grading.analyses import describe
-from .i18n import t, translate
-
-
-def _join(*parts: str) -> str:
-    return " ".join(p.strip() for p in parts if p and p.strip())
+from .i18n import sentences, t, translate
 
 
 def check_shape(value: Any, shape: tuple, what: str) -> None:
@@ -37,26 +34,27 @@ def _as_array(value: Any) -> np.ndarray:
 
 
 def check_close(actual: Any, expected: Any, what: str, hint: str = "", atol: float = 1e-6,
-                sizes: dict | None = None) -> None:
+                sizes: dict | None = None, masked: bool = False) -> None:
     """Fail with the first differing entry of `what`, how the values relate, and a hint, unless `actual`
-    equals `expected` within `atol`."""
+    equals `expected` within `atol`. Pass `masked=True` when `expected` are weights under a mask (zero
+    where a key is masked): only then may the hint speak of masked keys."""
     what, hint = translate(what), translate(hint)
     expected = np.asarray(expected, dtype=float)
     raw = _as_array(actual)
     if not hasattr(actual, "shape") and raw.dtype == object:
-        raise AssertionError(_join(t("{what} should be an array of shape {shape}, but it is a {kind}.", what=what,
+        raise AssertionError(sentences(t("{what} should be an array of shape {shape}, but it is a {kind}.", what=what,
                                      shape=expected.shape, kind=type(actual).__name__), hint))
     actual = raw.astype(float)
-    related = describe(expected, actual, sizes, atol=atol, label=what)
+    related = describe(expected, actual, sizes, atol=atol, label=what, masked=masked)
     if actual.shape != expected.shape:
-        raise AssertionError(_join(t("{what} has shape {got}, expected {expected}.", what=what, got=actual.shape,
+        raise AssertionError(sentences(t("{what} has shape {got}, expected {expected}.", what=what, got=actual.shape,
                                      expected=expected.shape), *related, hint))
     if np.any(np.isnan(actual)):
-        raise AssertionError(_join(t("{what} contains NaN.", what=what), *related, hint))
+        raise AssertionError(sentences(t("{what} contains NaN.", what=what), *related, hint))
     bad = ~np.isclose(actual, expected, atol=atol, rtol=1e-5)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise AssertionError(_join(t("{what} is wrong at index {index}: got {got}, expected {expected}.", what=what,
+        raise AssertionError(sentences(t("{what} is wrong at index {index}: got {got}, expected {expected}.", what=what,
                                      index=idx, got=f"{actual[idx]:.6g}", expected=f"{expected[idx]:.6g}"),
                                    *related, hint))
 
@@ -65,7 +63,7 @@ def check_equal(actual: Any, expected: Any, what: str, hint: str = "") -> None:
     """Fail with both values and a hint unless `actual == expected`."""
     what, hint = translate(what), translate(hint)
     if actual != expected:
-        raise AssertionError(_join(t("{what} is {got}, expected {expected}.", what=what, got=repr(actual),
+        raise AssertionError(sentences(t("{what} is {got}, expected {expected}.", what=what, got=repr(actual),
                                      expected=repr(expected)), *describe(expected, actual, label=what), hint))
 
 

@@ -163,3 +163,81 @@ def test_every_case_label_and_mistake_message_comes_from_a_template():
         source = path.read_text()
         assert not re.search(r'(Case|_case)\((rng, )?f?"', source), f"{path.name}: a label without t()"
         assert not re.search(r'(Mistake|_mistake)\("[\w-]+", f?"', source), f"{path.name}: a message without t()"
+
+
+# ---------------------------------------------------------------- relations that misfired, reproduced
+
+def _hint(expected, actual, **kwargs) -> str:
+    return " ".join(describe(np.asarray(expected, float), np.asarray(actual, float), **kwargs))
+
+
+@pytest.mark.parametrize("expected, actual", [
+    ([0.0, 0.5], [0.0993393, 0.5]),                        # ch01 rnn_encode, transposed recurrent weights: H[1]
+    ([0.0, 0.0, 30.0], [40.0, 40.0, 40.0]),                # ch03 hard_lookup with argmin
+    ([0.0, 0.0, 30.0], [10.0, 0.0, 0.0]),                  # ch03 hard_lookup, the nearest key
+    ([[0.0, 1.0], [2.0, 0.0]], [[3.0, 2.0], [0.0, 1.0]]),  # ch03 project_qkv, K from W_q
+    ([[1.0, 0.0, 1.0, 0.0]], [[0.80811, 0.1, 0.6, 0.0]]),  # ch04 cosine_scores over the wrong axis
+    ([0.0, 1.0, 0.0, 1.0], [1.0, 0.0, 1.0, 0.0]),          # ch07 sinusoidal encoding, sin and cos swapped
+])
+def test_values_with_zeros_but_no_mask_never_get_a_mask_sentence(expected, actual):
+    assert "mask" not in _hint(expected, actual).lower()
+
+
+def test_masked_keys_are_named_only_for_weights_under_a_mask():
+    expected, actual = [[0.5, 0.0, 0.5], [0.25, 0.5, 0.25]], [[0.4, 0.2, 0.4], [0.25, 0.5, 0.25]]
+    assert "Masked keys get weight" in _hint(expected, actual, masked=True)
+    assert "mask" not in _hint(expected, actual).lower()
+    assert "mask" not in _hint([0.0, 0.0, 30.0], [40.0, 40.0, 40.0], masked=True).lower()   # values, not weights
+    uniform = _hint([[0.5, 0.5], [0.0, 0.0]], [[0.5, 0.5], [0.5, 0.5]], masked=True)
+    assert "fully masked rows" in uniform and "-1e9" in uniform
+    assert "fully masked" not in _hint([[0.5, 0.5], [0.0, 0.0]], [[0.5, 0.5], [0.5, 0.5]])
+
+
+def test_the_mask_relations_are_tried_on_the_masks_family_only():
+    e = np.array([[0.5, 0.0, 0.5], [0.2, 0.3, 0.5]])
+    a = np.array([[0.4, 0.2, 0.4], [0.2, 0.3, 0.5]])
+    assert analyse_family("masks", _trials([(e, a)]), ordinary=False)[0].kind == "masked-keys"
+    assert all("mask" not in f.message for f in analyse_family("random", _trials([(e, a)]), ordinary=False))
+
+
+def test_a_single_comparison_never_gets_a_factor_that_changes_from_check_to_check():
+    e = np.array([0.119203, 0.0, 0.880797])
+    hint = _hint(e, 0.755 * e)                               # ch04 masked_softmax, mask after the softmax
+    assert "check to check" not in hint and "0.755 times the expected ones" in hint
+    one = analyse_family("edges", _trials([(np.array([1.0, 2.0]), np.array([4.43, 8.86]))]), ordinary=False)
+    assert [f.kind for f in one] == ["factor:constant"]
+
+
+def test_a_factor_that_changes_needs_two_checks_that_differ():
+    e1, e2 = RNG.normal(size=(3, 4)), RNG.normal(size=(2, 5))
+    differ = analyse_family("random", _trials([(e1, 1.7 * e1), (e2, 2.9 * e2)]), ordinary=False)
+    assert [f.kind for f in differ] == ["factor:varying"] and "check to check" in differ[0].message
+    same = analyse_family("random", _trials([(e1, 1.7 * e1), (e2, 1.7 * e2)]), ordinary=False)
+    assert [f.kind for f in same] == ["factor:constant"] and "1.7 times" in same[0].message
+
+
+def test_a_single_number_or_a_rounding_is_no_evidence_of_a_factor():
+    scalars = _trials([(np.array(2.0), np.array(8.86)), (np.array(1.0), np.array(0.3))])  # any two numbers
+    assert analyse_family("edges", scalars, ordinary=False) == []
+    e = RNG.normal(size=(2, 3))
+    assert describe(e, e * 0.99998, atol=1e-7) == []           # float32 rounding, "1 times the expected ones"
+
+
+def test_a_row_factor_needs_rows_of_two_entries_and_factors_that_differ():
+    e = RNG.normal(size=(4, 3, 1))                             # ch06 split_heads, as many heads as features:
+    a = np.swapaxes(e.reshape(3, 4, 1), 0, 1).reshape(4, 3, 1)   # rows of one entry, each a "multiple" of any
+    assert all(f.kind != "row-factor" for f in analyse_family("edges", _trials([(e, a)]), ordinary=False))
+    rows = np.exp(RNG.normal(size=(3, 4)))
+    weights = rows / rows.sum(-1, keepdims=True)
+    found = analyse_family("random", _trials([(weights, rows / rows.sum())]), ordinary=False)
+    assert [f.kind for f in found] == ["row-factor"] and "row to row" in found[0].message
+
+
+def test_relation_sentences_are_translated_when_they_are_made():
+    from attnbook.grading.relations import masked_keys_relation, row_factor_relation
+    from attnbook.i18n import language
+
+    english = row_factor_relation().message, masked_keys_relation().message
+    with language("zh_CN"):
+        chinese = row_factor_relation().message, masked_keys_relation().message
+    assert all(c != e and re.search(r"[\u4e00-\u9fff]", c) for c, e in zip(chinese, english))

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..i18n import t
+from ..i18n import alternatives, enumeration, listing, sentences, t
 from .compare import difference, is_numeric
 from .relations import Relation, Trial, equal, holds_everywhere, pair, value_relations
 
@@ -102,8 +102,9 @@ def _sequence_finding(trials: list[Trial]) -> Finding | None:
     return None
 
 
-def value_findings(trials: list[Trial], family: str | None = None, outputs: tuple[str, ...] = ()) -> list[Finding]:
-    """Return the relations between values that hold on every trial (at least one trial failed)."""
+def value_findings(trials: list[Trial], masked: bool = False, outputs: tuple[str, ...] = ()) -> list[Finding]:
+    """Return the relations between values that hold on every trial (at least one trial failed); relations
+    that speak of masks only for checks with a mask (`masked`)."""
     failed = [tr for tr in trials if not tr.passed]
     if not failed or any(tr.error for tr in failed):
         return []
@@ -120,7 +121,7 @@ def value_findings(trials: list[Trial], family: str | None = None, outputs: tupl
             continue
         prefix = _item_name(item, outputs)
         values = pair(first, item)
-        relations = value_relations(*values, first, family) if values else []
+        relations = value_relations(*values, first, masked) if values else []
         match = next((rel for rel in relations if holds_everywhere(rel, trials, item)), None)
         if match is None and all(_dtype_only(tr, item) or tr.passed for tr in trials):
             match = Relation("dtype", lambda *_: True, _dtype_message(first, item))
@@ -199,14 +200,14 @@ def _argument_findings(trials: list[Trial]) -> list[Finding]:
     if normal:
         found.append(Finding("missing-raise", t("The argument check is missing: {labels}: the call must raise {error}, "
                                                 "but yours returns normally.",
-                                                labels="; ".join(f"“{tr.label}”" for tr in normal),
+                                                labels=listing(f"“{tr.label}”" for tr in normal),
                                                 error=normal[0].raises), tuple(tr.label for tr in normal)))
     if other and all(tr.error != "NotImplementedError" for tr in other):
         errors = sorted({tr.error for tr in other})
         found.append(Finding("wrong-exception", t("{labels}: yours raises {got} instead of {error}: check the "
                                                   "argument yourself and raise {error} with a message.",
-                                                  labels="; ".join(f"“{tr.label}”" for tr in other),
-                                                  got=", ".join(errors), error=other[0].raises),
+                                                  labels=listing(f"“{tr.label}”" for tr in other),
+                                                  got=enumeration(errors), error=other[0].raises),
                              tuple(tr.label for tr in other)))
     return found
 
@@ -223,12 +224,12 @@ def analyse_family(family: str, trials: list[Trial], ordinary: bool, outputs: tu
     labels = tuple(tr.label for tr in failed)
     if family == "arguments":
         return _argument_findings(trials) if ordinary else []
-    found = value_findings(trials, family, outputs)
+    found = value_findings(trials, family == "masks", outputs)
     if not found and not any(tr.error for tr in failed):
         other = _shape_finding(failed) or _kind_finding(failed, outputs)
         found = [other] if other else []
     if family != "random" and ordinary:
-        detail = " ".join(f.message for f in found) or _how(failed)
+        detail = sentences(*(f.message for f in found)) or _how(failed)
         kind = found[0].kind if found else "context"
         passed = len(trials) - len(failed)
         if family == "batch" and passed:
@@ -241,7 +242,7 @@ def analyse_family(family: str, trials: list[Trial], ordinary: bool, outputs: tu
                 "masks": t("Right without masks, but not with them:"),
                 "edges": t("Right on the random inputs, but not on these edge cases:"),
             }[family]
-        return [Finding(f"{family}-only:{kind}", f"{lead} {detail}", labels)]
+        return [Finding(f"{family}-only:{kind}", sentences(lead, detail), labels)]
     return [Finding(f.kind, f.message, labels) for f in found]
 
 
@@ -261,22 +262,23 @@ def layout_finding(trials: list[Trial]) -> Finding | None:
     errors = sorted({tr.error for tr in failed})
     return Finding("layout", t("Your code works when its array arguments have {good} axes but raises {error} when "
                                "they have {bad}: it must accept any number of leading (batch) axes.",
-                               good=_layouts(good), bad=_layouts(bad), error=" or ".join(errors)),
+                               good=_layouts(good), bad=_layouts(bad), error=alternatives(errors)),
                    tuple(tr.label for tr in failed))
 
 
 def _layouts(layouts: list[tuple]) -> str:
-    return " or ".join(str(layout[0]) if len(layout) == 1 else str(layout) for layout in layouts)
+    return alternatives(str(layout[0]) if len(layout) == 1 else str(layout) for layout in layouts)
 
 
 def describe(expected: Any, actual: Any, sizes: dict | None = None, atol: float = 1e-6, rtol: float = 1e-5,
-             label: str = "") -> list[str]:
-    """Return the relations that hold between one actual value and the expected one (for visible tests)."""
+             label: str = "", masked: bool = False) -> list[str]:
+    """Return the relations that hold between one actual value and the expected one (for visible tests);
+    `masked` says that the check has a mask (only then may a relation speak of masked keys)."""
     trial = Trial(label, expected, actual, sizes=dict(sizes or {}), atol=atol, rtol=rtol)
     if difference(expected, actual, atol, rtol) is None:
         return []
     try:
-        found = value_findings([trial]) or ([f] if (f := _shape_finding([trial])) else [])
+        found = value_findings([trial], masked) or ([f] if (f := _shape_finding([trial])) else [])
     except (ValueError, TypeError, IndexError):
         return []
     return [f.message for f in found]

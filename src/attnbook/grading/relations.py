@@ -72,17 +72,24 @@ def equal(tr: Trial, item: int | None) -> bool:
     return values is not None and close(values[1], values[0], tr)
 
 
+Values = tuple[np.ndarray, np.ndarray, Trial]
+
+
 @dataclass(frozen=True)
 class Relation:
-    """A predicate on (expected, actual, trial) and the sentence that names it."""
+    """A predicate on (expected, actual, trial) and the sentence that names it; `across`, when given, is a
+    further predicate on the (expected, actual, trial) of every check of the family at once (a factor
+    that changes from check to check needs two checks whose factors differ)."""
 
     kind: str
     holds: Callable[[np.ndarray, np.ndarray, Trial], bool]
     message: str
+    across: Callable[[list[Values]], bool] | None = None
 
 
 def holds_everywhere(rel: Relation, trials: list[Trial], item: int | None) -> bool:
     """Return True when `rel` holds on every trial (a trial whose call raised contradicts it)."""
+    seen = []
     for tr in trials:
         values = pair(tr, item)
         try:
@@ -90,7 +97,11 @@ def holds_everywhere(rel: Relation, trials: list[Trial], item: int | None) -> bo
                 return False
         except (ValueError, FloatingPointError, ZeroDivisionError, IndexError, TypeError):
             return False
-    return True
+        seen.append((values[0], values[1], tr))
+    try:
+        return rel.across is None or bool(rel.across(seen))
+    except (ValueError, FloatingPointError, ZeroDivisionError, IndexError, TypeError):
+        return False
 
 
 # ------------------------------------------------------------------------------------------ relations
@@ -116,21 +127,32 @@ CONSTANTS = (("-1", -1.0), ("2", 2.0), ("1/2", 0.5), ("100", 100.0), ("1/100", 0
              ("ln(2)", math.log(2)))
 
 
+def _significant(e: np.ndarray) -> np.ndarray:
+    """Return where `e` is not negligibly small next to its largest entry."""
+    return np.abs(e) > 1e-9 * max(1.0, float(np.abs(e).max(initial=0.0)))
+
+
 def _ratio(e: np.ndarray, a: np.ndarray) -> float | None:
     """Return r with a = r * e (one number for the whole array), or None when there is none."""
     if e.shape != a.shape or not np.all(np.isfinite(a)):
         return None
-    big = np.abs(e) > 1e-9 * max(1.0, float(np.abs(e).max(initial=0.0)))
+    big = _significant(e)
     if not big.any():
         return None
     r = float(np.median(a[big] / e[big]))
     return r if np.isfinite(r) and abs(r) > 1e-12 else None
 
 
+def _proportional(e: np.ndarray, a: np.ndarray, tr: Trial, r: float | None) -> bool:
+    return r is not None and bool(np.allclose(a, r * e, atol=tr.atol, rtol=1e-4))
+
+
 def _factor_relations(e: np.ndarray, a: np.ndarray, tr: Trial) -> list[Relation]:
-    """Relations 'a = f * e' proposed by one failed trial: named factors first, a constant, then any factor."""
+    """Relations 'a = f * e' proposed by one failed trial: named factors first, a constant, then any factor.
+
+    A factor without a name needs two entries to show: any single number is a multiple of any other."""
     r = _ratio(e, a)
-    if r is None or abs(r - 1) < 1e-9 or not np.allclose(a, r * e, atol=tr.atol, rtol=1e-4):
+    if r is None or abs(r - 1) < 1e-9 or not _proportional(e, a, tr, r):
         return []
     found = []
     for name, value in _expressions(tr.sizes):
@@ -140,10 +162,14 @@ def _factor_relations(e: np.ndarray, a: np.ndarray, tr: Trial) -> list[Relation]
         if math.isclose(value, r, rel_tol=1e-6):
             found.append(Relation(f"factor:{name}", _fixed_factor(value),
                                   t("Your values are {factor} times the expected ones.", factor=name)))
-    found.append(Relation("factor:varying", _some_factor, t("Your values are proportional to the expected ones, but scaled "
-                                                    "by a factor that changes from check to check (e.g. {factor} in "
-                                                    "“{label}”): a scale or a normalisation that depends on the "
-                                                    "input is off.", factor=f"{r:.3g}", label=tr.label)))
+    if _significant(e).sum() >= 2 and abs(r - 1) > 0.01:  # 1.001 "times" is a rounding, not a factor
+        found.append(Relation("factor:constant", _unnamed_factor(r),
+                              t("Your values are {factor} times the expected ones.", factor=f"{r:.3g}")))
+        found.append(Relation("factor:varying", _unnamed_factor(None),
+                              t("Your values are proportional to the expected ones, but scaled by a factor that "
+                                "changes from check to check (e.g. {factor} in “{label}”): a scale or a "
+                                "normalisation that depends on the input is off.", factor=f"{r:.3g}",
+                                label=tr.label), across=_factors_differ))
     return found
 
 
@@ -161,27 +187,51 @@ def _fixed_factor(value: float) -> Callable:
     return lambda e, a, tr: np.allclose(a, value * e, atol=tr.atol, rtol=1e-4)
 
 
-def _some_factor(e: np.ndarray, a: np.ndarray, tr: Trial) -> bool:
-    r = _ratio(e, a)
-    return close(a, e, tr) or (r is not None and np.allclose(a, r * e, atol=tr.atol, rtol=1e-4))
+def _unnamed_factor(value: float | None) -> Callable:
+    """Right, or `value` (None: some factor) times the expected values with two or more entries to show it."""
+    def holds(e, a, tr):
+        if close(a, e, tr):
+            return True
+        r = _ratio(e, a) if value is None else value
+        return _significant(e).sum() >= 2 and _proportional(e, a, tr, r)
+    return holds
 
 
-def _row_factor(e: np.ndarray, a: np.ndarray, tr: Trial) -> bool:
-    """Each row (last axis) of a is a multiple of the same row of e."""
-    if e.ndim < 2 or e.shape != a.shape or not np.all(np.isfinite(a)):
-        return False
-    rows_e, rows_a = e.reshape(-1, e.shape[-1]), a.reshape(-1, a.shape[-1])
-    for re_, ra in zip(rows_e, rows_a):
+def _factors_differ(seen: list[Values]) -> bool:
+    """Two checks that are wrong are off by different factors."""
+    factors = [_ratio(e, a) for e, a, tr in seen if not close(a, e, tr)]
+    return any(not math.isclose(f, factors[0], rel_tol=1e-3) for f in factors[1:])
+
+
+def _row_factors(e: np.ndarray, a: np.ndarray, tr: Trial) -> list[tuple[float, int]] | None:
+    """Return (factor, significant entries) of every row (last axis) that has a significant entry, when every
+    row of a is a multiple of the same row of e (a right row has factor 1); None when one is not."""
+    if e.ndim < 2 or e.shape[-1] < 2 or e.shape != a.shape or not np.all(np.isfinite(a)):
+        return None
+    found = []
+    for re_, ra in zip(e.reshape(-1, e.shape[-1]), a.reshape(-1, a.shape[-1])):
+        if np.allclose(ra, re_, atol=tr.atol, rtol=tr.rtol):
+            found += [(1.0, int(_significant(re_).sum()))] if _significant(re_).any() else []
+            continue
         r = _ratio(re_, ra)
-        if not (np.allclose(ra, re_, atol=tr.atol, rtol=tr.rtol)
-                or (r is not None and np.allclose(ra, r * re_, atol=tr.atol, rtol=1e-4))):
-            return False
-    return True
+        if not _proportional(re_, ra, tr, r):
+            return None
+        found.append((r, int(_significant(re_).sum())))
+    return found
 
 
-ROW_FACTOR = Relation("row-factor", _row_factor,
-                      t("Each row of your result is a multiple of the expected row, by a factor that differs from row "
-                        "to row: the normalisation is off (for weights: every row must sum to 1)."))
+def _rows_differ(seen: list[Values]) -> bool:
+    """Some wrong row shows its factor on two entries or more, and the factors are not all the same."""
+    rows = [row for e, a, tr in seen for row in (_row_factors(e, a, tr) or [])]
+    shown = any(n >= 2 and not math.isclose(r, 1.0, rel_tol=1e-4) for r, n in rows)
+    return shown and any(not math.isclose(r, rows[0][0], rel_tol=1e-3) for r, _ in rows[1:])
+
+
+def row_factor_relation() -> Relation:
+    """Each row of the result is the expected row times a factor of its own."""
+    return Relation("row-factor", lambda e, a, tr: _row_factors(e, a, tr) is not None,
+                    t("Each row of your result is a multiple of the expected row, by a factor that differs from row "
+                      "to row: the normalisation is off (for weights: every row must sum to 1)."), across=_rows_differ)
 
 
 def _axis_moves(ndim: int) -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
@@ -317,9 +367,15 @@ def _zero_rows_relation(e: np.ndarray, a: np.ndarray, tr: Trial) -> Relation | N
     return Relation(f"fully-masked:{instead}", holds, messages[instead])
 
 
+def _weights(e: np.ndarray) -> bool:
+    """The expected values look like attention weights: non-negative rows that sum to 1 (or 0 when fully masked)."""
+    return e.ndim >= 1 and bool(np.all(e >= 0)) and _sums_to_one(e, -1)
+
+
 def _masked_keys_weighted(e: np.ndarray, a: np.ndarray, tr: Trial) -> bool:
-    """Rows without a zero weight are right; every wrong row has a key of expected weight 0 that got weight."""
-    if e.shape != a.shape or e.ndim < 1 or not np.all(np.isfinite(a)):
+    """Weights: every wrong row has a key of expected weight 0 (a masked key) that got weight, and is not
+    fully masked."""
+    if e.shape != a.shape or not _weights(e) or not np.all(np.isfinite(a)):
         return False
     rows_e, rows_a = e.reshape(-1, e.shape[-1]), a.reshape(-1, a.shape[-1])
     for re_, ra in zip(rows_e, rows_a):
@@ -331,9 +387,11 @@ def _masked_keys_weighted(e: np.ndarray, a: np.ndarray, tr: Trial) -> bool:
     return True
 
 
-MASKED_KEYS = Relation("masked-keys", _masked_keys_weighted,
-                       t("Your result is right on rows where no key is masked, but masked keys get weight: a masked "
-                         "key must get weight exactly 0 (its score must be -inf before the softmax, not 0)."))
+def masked_keys_relation() -> Relation:
+    """Keys the mask hides get weight."""
+    return Relation("masked-keys", _masked_keys_weighted,
+                    t("Masked keys get weight in your result: a masked key must get weight exactly 0 (its score must "
+                      "be -inf before the softmax, not 0)."))
 
 
 def _right_where_finite(e: np.ndarray, a: np.ndarray, tr: Trial) -> bool:
@@ -357,8 +415,9 @@ def _not_finite_relation(e: np.ndarray, a: np.ndarray, tr: Trial) -> Relation | 
 
 # ------------------------------------------------------------------------------------------ per-trial proposals
 
-def value_relations(e: np.ndarray, a: np.ndarray, tr: Trial, family: str | None) -> list[Relation]:
-    """Every relation one failed trial suggests, most specific first."""
+def value_relations(e: np.ndarray, a: np.ndarray, tr: Trial, masked: bool = False) -> list[Relation]:
+    """Every relation one failed trial suggests, most specific first. Relations that speak of masks are
+    proposed only for checks with a mask (`masked`)."""
     found: list[Relation] = []
     if e.shape == a.shape:
         found += _factor_relations(e, a, tr)
@@ -369,12 +428,12 @@ def value_relations(e: np.ndarray, a: np.ndarray, tr: Trial, family: str | None)
             found.append(rel)
     if e.shape == a.shape:
         found += _other_axis_relations(e, a, tr)
-        if family in (None, "masks"):
+        if masked:
             rel = _zero_rows_relation(e, a, tr)
             found += [rel] if rel else []
-            found += [MASKED_KEYS] if _masked_keys_weighted(e, a, tr) else []
-        if _row_factor(e, a, tr) and not _factor_relations(e, a, tr):
-            found.append(ROW_FACTOR)
+            found += [masked_keys_relation()] if _masked_keys_weighted(e, a, tr) else []
+        if _row_factors(e, a, tr) is not None and not _factor_relations(e, a, tr):
+            found.append(row_factor_relation())
         rel = _not_finite_relation(e, a, tr)
         found += [rel] if rel else []
     return found
