@@ -87,7 +87,7 @@ def test_submissions_that_once_stopped_the_class_are_graded_and_every_classmate_
     huge = load_result(result_path(class_run["out"], "huge_int", NAME))
     greedy = next(e for e in huge.exercises if e.name == "greedy_decode")
     assert all("not plain data" in c.message and "float" in c.message for c in greedy.checks if not c.passed)
-    surrogates = (class_run["out"] / "feedback" / "lone_surrogates" / f"{NAME}.html").read_text()
+    surrogates = (class_run["out"] / "feedback" / "lone_surrogates" / NAME / f"{NAME}.html").read_text()
     assert "\\xff\\ud800 in a message" in surrogates  # shown escaped, not dropped and not crashing the page
     assert all(float(rows[n]["score"]) == 10 for n in ("correct", "'=HYPERLINK(\"https:evil.example\",\"grade\")"))
 
@@ -123,7 +123,7 @@ def test_the_csv_neutraliser(value, safe):
 def test_folder_names_that_are_not_utf8_or_hold_control_characters_are_graded_and_shown_escaped(class_run):
     rows = {r["student_id"]: r for r in class_run["rows"]}
     assert rows["ren\\xe9e"]["score"] == "10" and rows["alice\\x0a=1+1"]["score"] == "10"
-    assert (class_run["out"] / "feedback" / "ren\\xe9e" / f"{NAME}.html").is_file()
+    assert (class_run["out"] / "feedback" / "ren\\xe9e" / NAME / f"{NAME}.html").is_file()
     long_id = "x" * 250
     assert rows[long_id]["score"] == "10" and result_path(class_run["out"], long_id, NAME).is_file()
     with Gradebook(f"sqlite:///{class_run['out'] / 'gradebook.db'}") as gb:

@@ -192,6 +192,9 @@ def submission_seed(secret: str, student: str, assignment: str, submission_diges
     return int.from_bytes(digest[:8], "little")
 
 
+UNTRUSTED_ENDINGS = ("NotRun", "Timeout", "BadValue", "Crashed")  # outcomes that say nothing about the code's logic
+
+
 def judge(case: Case, expected: Outcome, actual: Outcome) -> str | None:
     """Return None when the student's outcome is right for this case, else what is wrong."""
     if case.raises:
@@ -202,7 +205,7 @@ def judge(case: Case, expected: Outcome, actual: Outcome) -> str | None:
         return t("should raise {expected}, but it returned normally", expected=case.raises)
     if expected.error:
         raise RuntimeError(f"the reference failed on case {case.label!r}: {expected.error}")
-    if actual.error_type == "NotRun":
+    if actual.error_type in UNTRUSTED_ENDINGS:  # not an exception of the code: say what happened as it is
         return actual.error
     if actual.error:
         return t("raised {error}", error=actual.error)
@@ -237,9 +240,6 @@ def family_scores(exercise: Exercise, checks: list[CheckResult], max_points: flo
         scores.append(FamilyScore(f, worth * share[f] * gate, worth, sum(c.passed for c in checks if c.family == f),
                                   sum(c.family == f for c in checks)))
     return scores
-
-
-UNTRUSTED_ENDINGS = ("NotRun", "Timeout", "BadValue", "Crashed")  # outcomes that say nothing about the code's logic
 
 
 def score_exercise(assignment: Assignment, exercise: Exercise, cases: list[Case],
