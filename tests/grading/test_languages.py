@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from attnbook.grading import child
+from attnbook.grading import child, wire
 from attnbook.grading.checks import Assignment
 from attnbook.grading.feedback import feedback_path, render
 from attnbook.grading.notebook import build_program, parse_submission
@@ -152,6 +152,15 @@ def test_how_a_child_ended_and_where_it_raised_read_in_chinese():
         assert described == "ValueError: tau must be positive（第 3 行）"
         assert child.without_line(described) == "ValueError: tau must be positive"
     assert stopped_reason("it ran past the 1 s limit of a call") == "it ran past the 1 s limit of a call"
+
+
+def test_values_refused_at_the_wire_are_said_in_the_current_language():
+    with language(ZH), pytest.raises(wire.WireError, match="不能返回 set 类型的值"):
+        wire.encode({1, 2})
+    with language(ZH), pytest.raises(wire.WireError, match="超出浮点数范围的整数"):
+        wire.decode(10 ** 400)
+    with pytest.raises(wire.WireError, match="values of type set cannot be returned"):
+        wire.encode({1, 2})
 
 
 def test_the_fingerprint_differs_by_language(assignments):
