@@ -117,7 +117,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
                         graded_now.add(res.student)
 
                     results = grade_folder(assignment, submitted, out, secret, limits, args.workers, on_result,
-                                           args.scheduler, args.weak_isolation)
+                                           args.scheduler, args.weak_isolation, args.language)
                     for res in results:
                         if res.student not in graded_now:  # graded by an earlier run: record again (idempotent)
                             recorder.add(res)
@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scheduler", help="grade on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--weak-isolation", action="store_true",
                    help="where namespaces are unavailable, grade anyway with rlimits and a temporary folder only")
+    p.add_argument("--language", choices=LANGUAGES,
+                   help="write every student's feedback in this language (default: the language of each notebook)")
     p.set_defaults(func=cmd_autograde)
 
     p = sub.add_parser("report", help="class report (HTML, plots, CSV) and feedback from autograde output folders")

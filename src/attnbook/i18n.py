@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 LANGUAGES = ("en", "zh_CN")
+SETUP_CELL = "setup"  # grade_id of a student notebook's read-only first code cell
+LANGUAGE_LINES = {"zh_CN": 'from attnbook.i18n import use_language\nuse_language("zh_CN")  # 测试提示使用中文'}
 CATALOGUES = Path(__file__).resolve().parent / "locales"
 DOMAIN = "attnbook"
 _process_default = "en"
@@ -58,6 +60,18 @@ def read_translations(path: Path) -> dict[str, str]:
 @functools.cache
 def _messages(lang: str) -> dict[str, str]:
     return read_translations(catalogue_path(lang))
+
+
+def load_catalogues() -> None:
+    """Read every language's catalogue now (a process that forks children reads them once for all)."""
+    for lang in LANGUAGES:
+        _messages(lang)
+
+
+def setup_source(english: str, lang: str) -> str:
+    """Return the read-only setup cell of a student notebook in `lang`, made from the English one: the same
+    code, plus (in another language) the line that switches the visible tests' hints to it."""
+    return english if _checked(lang) == "en" else english.rstrip("\n") + "\n" + LANGUAGE_LINES[lang]
 
 
 def translate(template: str, lang: str | None = None) -> str:

@@ -1,4 +1,9 @@
-"""Run an assignment's hidden checks for one submission: reference in the parent, student in the child."""
+"""Run an assignment's hidden checks for one submission: reference in the parent, student in the child.
+
+Messages come out in the current language (`i18n.language`, set per submission by the runner): labels and
+messages are made while grading, and the catalogue's mistake sentences, written when the checks module runs
+(in English, whatever the current language then), are translated when a cause is named.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from .. import i18n
 from ..i18n import t
 from . import drivers, wire
 from .analyses import analyse_family, layout_finding
+from .child import without_line
 from .relations import Trial
 from .compare import difference
 from .notebook import TemplateCell, build_program, parse_template
@@ -60,6 +67,7 @@ class Cause:
     checks: list[str] = field(default_factory=list)  # labels of the failed checks it explains
     families: list[str] = field(default_factory=list)
     source: str = "catalogue"  # or "analysis"
+    english: str = ""  # for the instructor's class report: the message in English, where it is in another language
 
 
 @dataclass
@@ -101,7 +109,8 @@ class Assignment:
         self.name = name
         self.sources = (template_text, checks_text)
         self.template: list[TemplateCell] = parse_template(template_text)
-        self.exercises: list[Exercise] = checks_from_source(checks_text, name, f"<checks of {name}>")
+        with i18n.language("en"):  # the mistakes' sentences stay English templates, translated when named
+            self.exercises: list[Exercise] = checks_from_source(checks_text, name, f"<checks of {name}>")
         self.reference_answers = {c.grade_id: c.source for c in self.template if c.is_answer}
         self.reference_ns = run_in_process(build_program(self.template, self.reference_answers))
         points = {c.grade_id: c.points for c in self.template if c.is_test}
@@ -183,6 +192,9 @@ def submission_seed(secret: str, student: str, assignment: str, submission_diges
     return int.from_bytes(digest[:8], "little")
 
 
+UNTRUSTED_ENDINGS = ("NotRun", "Timeout", "BadValue", "Crashed")  # outcomes that say nothing about the code's logic
+
+
 def judge(case: Case, expected: Outcome, actual: Outcome) -> str | None:
     """Return None when the student's outcome is right for this case, else what is wrong."""
     if case.raises:
@@ -193,7 +205,7 @@ def judge(case: Case, expected: Outcome, actual: Outcome) -> str | None:
         return t("should raise {expected}, but it returned normally", expected=case.raises)
     if expected.error:
         raise RuntimeError(f"the reference failed on case {case.label!r}: {expected.error}")
-    if actual.error_type == "NotRun":
+    if actual.error_type in UNTRUSTED_ENDINGS:  # not an exception of the code: say what happened as it is
         return actual.error
     if actual.error:
         return t("raised {error}", error=actual.error)
@@ -211,8 +223,7 @@ def same_outcome(case: Case, a: Outcome, b: Outcome) -> bool:
 
 def _error_text(outcome: Outcome) -> str:
     """Return an exception's message without what differs between runs (cell line numbers, addresses)."""
-    text = re.sub(r" \(line \d+\)$", "", outcome.error or "")
-    return re.sub(r"0x[0-9a-fA-F]+", "0x", text)[:300]
+    return re.sub(r"0x[0-9a-fA-F]+", "0x", without_line(outcome.error or ""))[:300]
 
 
 def family_scores(exercise: Exercise, checks: list[CheckResult], max_points: float) -> list[FamilyScore]:
@@ -231,9 +242,6 @@ def family_scores(exercise: Exercise, checks: list[CheckResult], max_points: flo
     return scores
 
 
-UNTRUSTED_ENDINGS = ("NotRun", "Timeout", "BadValue", "Crashed")  # outcomes that say nothing about the code's logic
-
-
 def score_exercise(assignment: Assignment, exercise: Exercise, cases: list[Case],
                    actual: list[Outcome]) -> ExerciseResult:
     """Compare the student's outcomes with the reference's, score each family, and name the causes."""
@@ -245,7 +253,14 @@ def score_exercise(assignment: Assignment, exercise: Exercise, cases: list[Case]
     max_points = assignment.points[exercise.name]
     families = family_scores(exercise, checks, max_points)
     result = ExerciseResult(exercise.name, sum(f.points for f in families), max_points, checks, families=families)
-    result.causes = Diagnosis(assignment, exercise, cases, expected, actual, checks).causes()
+    diagnosis = Diagnosis(assignment, exercise, cases, expected, actual, checks)
+    result.causes = diagnosis.causes()
+    if result.causes and i18n.current() != "en":
+        with i18n.language("en"):  # the same causes (the variants' outcomes are cached), worded for the report
+            english = diagnosis.causes()
+        if [c.key for c in english] == [c.key for c in result.causes]:
+            for cause, worded in zip(result.causes, english):
+                cause.english = worded.message
     result.diagnoses = [c.message for c in result.causes]
     result.mistake_keys = [c.key for c in result.causes if c.source == "catalogue"]
     return result
@@ -310,7 +325,7 @@ class Diagnosis:
             labels = [self.checks[i].label for i in failed]
             named = self.best([m for m in self.forms if self.reproduces(m, members)])
             for m in named:
-                _merge(found, Cause(m.key, m.message, labels, [family], "catalogue"))
+                _merge(found, Cause(m.key, _translated(m.message, i18n.current()), labels, [family], "catalogue"))
             if named:
                 continue
             if layout and set(labels) <= set(layout.labels):
@@ -337,6 +352,11 @@ class Diagnosis:
                      case.sizes, case.raises, case.atol, case.rtol, tuple(a.ndim for a in arrays))
 
 
+@functools.lru_cache(maxsize=4096)
+def _translated(message: str, lang: str) -> str:
+    return i18n.retranslate(message, lang)
+
+
 def _merge(found: dict[str, Cause], cause: Cause) -> None:
     if cause.key not in found:
         found[cause.key] = cause
@@ -348,7 +368,9 @@ def _merge(found: dict[str, Cause], cause: Cause) -> None:
 
 def child_job(assignment: Assignment, answers: dict[str, str], cases: dict[str, list[Case]],
               call_seconds: float) -> dict:
-    """Return the job sent to the child: the rebuilt program and every call, as plain data."""
+    """Return the job sent to the child: the rebuilt program and every call, as plain data, and the language its
+    messages are written in (the current one)."""
     calls = [{"name": name, "driver": c.driver, "args": wire.encode(tuple(c.args)), "kwargs": wire.encode(c.kwargs)}
              for name, group in cases.items() for c in group]
-    return {"program": build_program(assignment.template, answers), "calls": calls, "timeout": call_seconds}
+    return {"program": build_program(assignment.template, answers), "calls": calls, "timeout": call_seconds,
+            "language": i18n.current()}

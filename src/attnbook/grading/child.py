@@ -1,7 +1,8 @@
 """Inside the sandbox: run the student's cells, call the exercises, write plain results.
 
 Protocol: the job is one JSON line read from `job_fd`: `{"program": [[grade_id, source], ...],
-"calls": [...], "start": i, "timeout": s}`, each call `{"name", "driver", "args", "kwargs"}` in wire
+"calls": [...], "start": i, "timeout": s, "language": lang}` (the language of the messages written here; the
+fork server has read the catalogues before forking), each call `{"name", "driver", "args", "kwargs"}` in wire
 encoding. One JSON line per event goes to `result_fd`: `{"cell": i, "id": grade_id, "error": str|None}`
 for each cell i, then `{"call": i, "value": ...}` or `{"call": i, "error": str, "type": exception class
 name}` for calls `start`, `start + 1`, ... (after a call times out, the exercise's later calls are
@@ -12,11 +13,14 @@ there.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import signal
 import traceback
 
+from .. import i18n
 from ..i18n import t
 from . import drivers, wire
 
@@ -31,9 +35,21 @@ def _on_alarm(signum, frame):
 
 def _describe(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
-    where = next((f"line {f.lineno}" for f in reversed(frames) if f.filename.startswith("<cell ")), "")
+    line = next((f.lineno for f in reversed(frames) if f.filename.startswith("<cell ")), None)
     text = f"{type(exc).__name__}: {exc}"[:500]
-    return f"{text} ({where})" if where else text
+    return t("{error} (line {line})", error=text, line=line) if line else text
+
+
+@functools.cache
+def _at_line(lang: str) -> re.Pattern:
+    head, _, tail = i18n.translate("{error} (line {line})", lang).partition("{error}")
+    return re.compile(re.escape(head) + "(.*)" + re.escape(tail).replace(re.escape("{line}"), r"\d+") + r"\Z", re.S)
+
+
+def without_line(error: str) -> str:
+    """Return an error message that `_describe` wrote in the current language without its line number."""
+    match = _at_line(i18n.current()).match(error)
+    return match.group(1) if match else error
 
 
 def run(job_fd: int, result_fd: int) -> None:
@@ -41,6 +57,8 @@ def run(job_fd: int, result_fd: int) -> None:
     with os.fdopen(job_fd, "rb") as fh:
         job = json.loads(fh.readline())
     out = os.fdopen(result_fd, "w", buffering=1)
+    if job.get("language") in i18n.LANGUAGES:
+        i18n.use_language(job["language"])
 
     def emit(record: dict) -> None:
         out.write(json.dumps(record) + "\n")

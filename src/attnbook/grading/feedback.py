@@ -1,8 +1,9 @@
 """Per-student feedback as a standalone HTML page, and the class's grades.csv.
 
 The page shows, per exercise, the points of each family of checks, each named cause with the checks it
-explains, then the failed checks that no cause explains, and finally every check. Pages live where
-nbgrader's `release_feedback` looks for them: `feedback/<student>/<assignment>/<notebook>.html`.
+explains, then the failed checks that no cause explains, and finally every check, all in the result's
+language (`lang` of the page too). Pages live where nbgrader's `release_feedback` looks for them:
+`feedback/<student>/<assignment>/<notebook>.html`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import stat
 from html import escape
 from pathlib import Path
 
-from ..i18n import t
+from .. import i18n
+from ..i18n import LANGUAGES, t, translate
 from .checks import ExerciseResult
 from .csvsafe import csv_text
-from .runner import SubmissionResult, student_folder, write_atomic
+from .runner import GRADER_ERROR, NO_ANSWERS, SubmissionResult, stopped_reason, student_folder, write_atomic
 from .spec import family_title
 
 STYLE = """
@@ -67,15 +69,23 @@ def points(value: float) -> str:
     return f"{round(value + 0.0, 2):g}"
 
 
+def _joined(template: str, **html: str) -> str:
+    """Return a (translated) joining template, its own characters escaped, filled with pieces of HTML."""
+    return escape(template).format(**html)
+
+
 def _checks_list(labels: list[str], messages: dict[str, str]) -> str:
-    return "".join(f"<li>{escape(label)}: <span class=\"fail\">{escape(messages.get(label, ''))}</span></li>"
+    return "".join("<li>" + _joined(translate("{label}: {message}"), label=escape(label),
+                                    message=f'<span class="fail">{escape(messages.get(label, ""))}</span>') + "</li>"
                    for label in labels)
 
 
 def _exercise(ex: ExerciseResult) -> str:
     passed = sum(c.passed for c in ex.checks)
-    head = (f"<h2><code>{escape(ex.name)}</code>: {points(ex.points)} / {points(ex.max_points)} "
-            + escape(t("points ({passed} of {total} checks passed)", passed=passed, total=len(ex.checks))) + "</h2>")
+    score = f"{points(ex.points)} / {points(ex.max_points)} " + escape(
+        t("points ({passed} of {total} checks passed)", passed=passed, total=len(ex.checks)))
+    name = f"<code>{escape(ex.name)}</code>"
+    head = "<h2>" + _joined(translate("{label}: {message}"), label=name, message=score) + "</h2>"
     rows = "".join(f'<tr><td>{escape(family_title(f.family))}</td><td class="num">{f.passed} / {f.total}</td>'
                    f'<td class="num">{points(f.points)} / {points(f.max_points)}</td></tr>' for f in ex.families)
     table = (f"<table><tr><th>{escape(t('checks of'))}</th><th>{escape(t('passed'))}</th>"
@@ -86,8 +96,9 @@ def _exercise(ex: ExerciseResult) -> str:
         kind = t("Likely mistake:") if cause.source == "catalogue" else t("What your values show:")
         css = "cause" if cause.source == "catalogue" else "cause found"
         explains = escape(t("It explains these failed checks:"))
-        causes += (f'<div class="{css}"><p><strong>{escape(kind)}</strong> {escape(cause.message)}</p>'
-                   f'<p class="explains">{explains}</p><ul class="explains">'
+        said = _joined(translate("{kind} {message}"), kind=f"<strong>{escape(kind)}</strong>",
+                       message=escape(cause.message))
+        causes += (f'<div class="{css}"><p>{said}</p><p class="explains">{explains}</p><ul class="explains">'
                    f"{_checks_list(cause.checks, messages)}</ul></div>")
     if causes:
         causes = f"<h3>{escape(t('What went wrong'))}</h3>{causes}"
@@ -105,11 +116,18 @@ def _exercise(ex: ExerciseResult) -> str:
 
 
 def render(result: SubmissionResult) -> str:
-    """Return the feedback page: score, points per family, named causes with their checks, notebook problems."""
+    """Return the feedback page in the result's language: score, points per family, named causes with their
+    checks, notebook problems."""
+    lang = result.language if result.language in LANGUAGES else "en"
+    with i18n.language(lang):
+        return _page(result, lang.replace("_", "-"))
+
+
+def _page(result: SubmissionResult, html_lang: str) -> str:
     notes = list(result.problems) + [t("cell {cell} raised {error}", cell=repr(k), error=v)
                                      for k, v in result.cell_errors.items()]
-    if result.child not in ("ok", "no answer cells were found"):
-        notes.append(t("your code was stopped: {why}", why=result.child))
+    if result.child not in ("ok", NO_ANSWERS, GRADER_ERROR):  # a grader error says why among the problems
+        notes.append(t("your code was stopped: {why}", why=stopped_reason(result.child)))
     problems = ""
     if notes:
         problems = (f'<div class="note"><h2>{escape(t("About your notebook"))}</h2><ul>'
@@ -117,7 +135,7 @@ def render(result: SubmissionResult) -> str:
     title = escape(t("{assignment}: feedback for {student}", assignment=result.assignment, student=result.student))
     score = escape(t("Score: {score} / {max_score}", score=points(result.score), max_score=points(result.max_score)))
     rule = escape(t("Points for anything but random inputs are earned in proportion to the points for random inputs."))
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+    return (f'<!doctype html>\n<html lang="{html_lang}"><head><meta charset="utf-8"><title>{title}</title>'
             f"<style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n<p><strong>{score}</strong></p>"
             f"<p class=\"explains\">{rule}</p>{problems}"
             + "".join(_exercise(ex) for ex in result.exercises) + "\n</body></html>\n")

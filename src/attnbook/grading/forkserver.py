@@ -9,7 +9,9 @@ serves every grading thread at once. The keeper puts itself in a fresh memory an
 there is one), enters fresh namespaces and forks the *child* (PID 1 of the new PID namespace, so
 killing it kills everything the student started). The child loads the system-call filter just before
 the student's code. The keeper keeps every deadline from outside, passes on only the records the grader
-expects, in order, and writes one JSON line `{"ended": ...}` to the report pipe.
+expects, in order, and writes one JSON line `{"ended": ...}` to the report pipe. How a child ended is
+written in English, from templates (this process never changes its language): the grader tests it as it is
+and translates it for the student (`i18n.retranslate`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import socket
 import sys
 import tempfile
 import time
+
+from ..i18n import t
 
 SETUP_FAILED = 121
 DEADLINE_GRACE = 2.0   # the child's own alarm fires at the limit; the keeper kills this much later
@@ -156,9 +160,10 @@ def _child(request: dict, level: str, job_fd: int, result_fd: int, workdir: str 
 
 def _describe_exit(status: int) -> str:
     if os.WIFSIGNALED(status):
-        return f"crashed (signal {os.WTERMSIG(status)}, {signal.Signals(os.WTERMSIG(status)).name})"
+        return t("crashed (signal {number}, {name})", number=os.WTERMSIG(status),
+                 name=signal.Signals(os.WTERMSIG(status)).name)
     code = os.WEXITSTATUS(status)
-    return "ok" if code == 0 else "sandbox setup failed" if code == SETUP_FAILED else f"exit {code}"
+    return "ok" if code == 0 else t("sandbox setup failed") if code == SETUP_FAILED else t("exit {code}", code=code)
 
 
 def _keeper(request: dict, level: str, job_fd: int, result_fd: int, report: int, server: int, rules) -> None:
@@ -189,11 +194,11 @@ def _keeper(request: dict, level: str, job_fd: int, result_fd: int, report: int,
             ended = _watch(pid, limits, records, relay_r, result_fd, os.pidfd_open(server), shared, group)
         except OSError as exc:  # the grader stopped reading
             _kill(pid)
-            ended = f"sandbox error: {exc}"
+            ended = t("sandbox error: {reason}", reason=exc)
         if level == "weak":
             _kill(pid, group=True)
     except BaseException as exc:  # noqa: BLE001
-        ended = f"sandbox error: {type(exc).__name__}: {exc}"
+        ended = t("sandbox error: {reason}", reason=f"{type(exc).__name__}: {exc}")
     try:
         os.close(result_fd)
         os.write(report, json.dumps({"ended": ended}).encode() + b"\n")
@@ -222,7 +227,7 @@ def _watch(pid: int, limits: dict, records: Records, relay: int, result_fd: int,
     start = now = time.monotonic()
     deadline = start + limits["call_seconds"] + DEADLINE_GRACE
     sent, ended, watched, checked = 0, None, [child_fd, server_fd, relay], start
-    memory = f"used more than {limits['memory_bytes'] / 2**20:.0f} MiB of memory"
+    memory = t("used more than {limit:.0f} MiB of memory", limit=limits["memory_bytes"] / 2**20)
     while ended is None:
         ready, _, _ = select.select(watched, [], [], 0.1)
         now = time.monotonic()
@@ -232,7 +237,7 @@ def _watch(pid: int, limits: dict, records: Records, relay: int, result_fd: int,
             if not data:
                 watched.remove(relay)  # the child closed its end: wait for it to exit
             elif sent > limits["result_bytes"]:
-                ended = "too much output"
+                ended = t("too much output")
                 break
             else:
                 passed, completed = records.feed(data)
@@ -251,12 +256,11 @@ def _watch(pid: int, limits: dict, records: Records, relay: int, result_fd: int,
             return memory if group and group.memory_exceeded() else _describe_exit(status)
         # Checked on every pass, however busy the child keeps the channel.
         if server_fd in ready:
-            ended = "grader stopped"
+            ended = t("grader stopped")
         elif now - start > limits["wall_seconds"]:
-            ended = "timeout"
+            ended = t("timeout")
         elif now > deadline:
-            kind = "cell" if records.done < records.cells else "call"
-            ended = "ok" if records.complete else f"it ran past the {limits['call_seconds']:g} s limit of a {kind}"
+            ended = "ok" if records.complete else _late(records, limits["call_seconds"])
         elif now - checked > 0.1:
             checked = now
             if group.memory_exceeded() if group else _tree_rss(pid, shared) > limits["memory_bytes"]:
@@ -264,6 +268,12 @@ def _watch(pid: int, limits: dict, records: Records, relay: int, result_fd: int,
     _kill(pid)
     os.waitpid(pid, 0)
     return ended
+
+
+def _late(records: Records, limit: float) -> str:
+    if records.done < records.cells:
+        return t("it ran past the {limit:g} s limit of a cell", limit=limit)
+    return t("it ran past the {limit:g} s limit of a call", limit=limit)
 
 
 def _reap() -> None:
@@ -299,8 +309,10 @@ def main() -> None:
 
     import attnbook.testing  # noqa: F401  (the templates' helpers)
 
+    from .. import i18n
     from . import cgroup, child, drivers, isolation, syscalls  # noqa: F401
 
+    i18n.load_catalogues()  # the children write messages in any language, and cannot read the catalogues
     torch.set_num_threads(1)
     drivers.warm_up()
     level = "weak" if requested == "weak" else isolation.mode()

@@ -1,4 +1,10 @@
-"""Read notebooks defensively: the instructor's template and the answer cells of a submission."""
+"""Read notebooks defensively: the instructor's template and the answer cells of a submission.
+
+A submission may be the student notebook of any language (`notebooks/<lang>/`): the same cells, except that
+the read-only setup cell of a translated notebook ends with the line that switches its hints
+(`i18n.setup_source`). Its language decides which read-only cells count as unedited and the language of
+the feedback (see `notebook_language`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..i18n import t
+from .. import i18n
+from ..i18n import LANGUAGES, SETUP_CELL, t
 from . import wire
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -34,6 +41,7 @@ class Submission:
 
     answers: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    language: str = "en"  # of the feedback: the notebook's own, or the one the instructor asked for
 
 
 def _source(cell: dict) -> str:
@@ -118,43 +126,83 @@ def _read_at_most(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_submission(path: Path, template: list[TemplateCell]) -> Submission:
+def read_submission(path: Path, template: list[TemplateCell], language: str | None = None) -> Submission:
     """Return the answer cells of the notebook at `path` (read once, by descriptor; see open_submission)."""
     path = Path(os.path.abspath(path))
-    data, problem = open_submission(Path("/"), path.parts[1:])
-    return parse_submission(data, path.name, template) if problem is None else Submission(problems=[problem])
+    with i18n.language(language or "en"):
+        data, problem = open_submission(Path("/"), path.parts[1:])
+    if problem is not None:
+        return Submission(problems=[problem], language=language or "en")
+    return parse_submission(data, path.name, template, language)
 
 
-def parse_submission(data: bytes, name: str, template: list[TemplateCell]) -> Submission:
-    """Return the answer cells of a submitted notebook's bytes, matched to the template by grade_id.
+def read_only_source(cell: TemplateCell, lang: str) -> str:
+    """Return the source of a read-only template cell as the student notebook in `lang` has it."""
+    return i18n.setup_source(cell.source, lang) if cell.grade_id == SETUP_CELL else cell.source
+
+
+def notebook_language(nb: dict, template: list[TemplateCell]) -> str:
+    """Return the language of a parsed student notebook: the one whose setup cell it has, unedited (the cell
+    that made its visible tests speak that language); else the one its metadata names
+    (`metadata.attnbook.language`), if it is one we have; else English. Never raises."""
+    setup = next((c for c in template if c.grade_id == SETUP_CELL and not c.is_answer), None)
+    cells = nb.get("cells") if isinstance(nb.get("cells"), list) else []
+    found = next((_source(c) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"
+                  and _nbgrader_meta(c).get("grade_id") == SETUP_CELL), None)
+    if setup is not None and found is not None:
+        for lang in LANGUAGES:
+            if found == read_only_source(setup, lang):
+                return lang
+    meta = nb.get("metadata")
+    ours = meta.get("attnbook") if isinstance(meta, dict) else None
+    claimed = ours.get("language") if isinstance(ours, dict) else None
+    return claimed if isinstance(claimed, str) and claimed in LANGUAGES else "en"
+
+
+def parse_submission(data: bytes, name: str, template: list[TemplateCell], language: str | None = None) -> Submission:
+    """Return the answer cells of a submitted notebook's bytes, matched to the template by grade_id, with
+    its problems in `language` (default: the notebook's own, see `notebook_language`).
 
     Never raises for bad input: malformed or foreign files come back with no answers and a problem that
     names the file and what is wrong.
     """
-    sub = Submission()
+    sub = Submission(language=language or "en")
+    with i18n.language(sub.language):
+        nb = _notebook_json(data, name, sub)
+    if nb is None:
+        return sub
+    own = notebook_language(nb, template)
+    sub.language = language or own
+    with i18n.language(sub.language):
+        _collect_answers(nb["cells"], template, sub, own)
+    return sub
+
+
+def _notebook_json(data: bytes, name: str, sub: Submission) -> dict | None:
+    """Return the notebook's JSON object, or None with the problem added to `sub`."""
     try:
         nb = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         sub.problems.append(t("{name}: is not text (not UTF-8), so it is not a notebook", name=name))
-        return sub
+        return None
     except RecursionError:
         sub.problems.append(t("{name}: JSON is nested too deeply to be a notebook", name=name))
-        return sub
+        return None
     except json.JSONDecodeError as exc:
         sub.problems.append(t("{name}: is not valid JSON (line {line}, column {column}: {reason})", name=name,
                               line=exc.lineno, column=exc.colno, reason=exc.msg))
-        return sub
+        return None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         version = nb.get("nbformat") if isinstance(nb, dict) else None
         hint = t(" (nbformat {version}; save it with JupyterLab as nbformat 4)",
                  version=wire.message(version, 20)) if version else ""
         sub.problems.append(t("{name}: has no list of cells, so it is not a version-4 notebook", name=name) + hint)
-        return sub
-    _collect_answers(nb["cells"], template, sub)
-    return sub
+        return None
+    return nb
 
 
-def _collect_answers(cells: list, template: list[TemplateCell], sub: Submission) -> None:
+def _collect_answers(cells: list, template: list[TemplateCell], sub: Submission, lang: str) -> None:
+    """Take the answer cells into `sub`, and note every difference from the student notebook in `lang`."""
     wanted = {c.grade_id: c for c in template}
     seen_order, extra = [], 0
     for cell in cells:
@@ -167,7 +215,7 @@ def _collect_answers(cells: list, template: list[TemplateCell], sub: Submission)
         seen_order.append(grade_id)
         tmpl = wanted[grade_id]
         if not tmpl.is_answer:
-            if _source(cell) != tmpl.source:
+            if _source(cell) != read_only_source(tmpl, lang):
                 sub.problems.append(t("cell {cell!r} is read-only and was edited: the original was used",
                                       cell=grade_id))
             continue

@@ -4,7 +4,8 @@
 the most common named causes with their counts and full wording) and a table of students that sorts and
 filters in the browser (plain JavaScript in the page, no network), each score linking to the student's
 feedback page. Everything is built from the stored results (scores, check labels, cause sentences), never
-from the hidden checks themselves, so no page can show check or mistake source.
+from the hidden checks themselves, so no page can show check or mistake source. The report is in English
+(causes in the English wording every result keeps for it); each feedback page in its result's language.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def _exercise_rows(results: list[SubmissionResult]) -> list[dict]:
             groups[(r.assignment, ex.name)].append(ex)
     rows = []
     for (assignment, name), exs in groups.items():
-        causes = Counter(c.message for ex in exs for c in ex.causes)
+        causes = Counter(c.english or c.message for ex in exs for c in ex.causes)
         rows.append({"assignment": assignment, "exercise": name, "max": exs[0].max_points, "n": len(exs),
                      "mean": statistics.fmean(e.points for e in exs),
                      "pass": sum(e.points >= e.max_points - 1e-9 for e in exs) / len(exs),

@@ -5,6 +5,10 @@ do, a failure becomes that student's "grader error" result and every other stude
 submission in flight when the grader itself died twice is not tried a third time (so no rerun replays a
 crash), and a stored result is reused only while the submission's bytes and the run's fingerprint (the
 assignment's template, reference and checks, the grader's code, the limits and the secret) are unchanged.
+
+Each submission is graded in the language of its feedback (its notebook's, or the one asked for): every
+message of its result is written in that language, and the result remembers it (`language`, also part of the
+fingerprint with that language's catalogue), so it is reused only for the same language.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
-from ..i18n import t
+from .. import i18n
+from ..i18n import LANGUAGES, t, translate
 from . import drivers, sandbox, wire
 from .checks import Assignment, CheckResult, ExerciseResult, Outcome, child_job, score_exercise, submission_seed
 from .notebook import Submission, open_submission, parse_submission
@@ -52,16 +57,31 @@ class SubmissionResult:
     status: str = "graded"  # or GRADER_ERROR
     fingerprint: str = ""
     timing: dict[str, float] = field(default_factory=dict)  # seconds in the sandbox and in the parent's scoring
+    language: str = "en"  # of every message above, and of the feedback page
 
 
-def grader_fingerprint(assignment: Assignment, limits: Limits, secret: str) -> str:
-    """Return the digest of everything besides the submission that decides its result."""
+def grader_fingerprint(assignment: Assignment, limits: Limits, secret: str, language: str = "en") -> str:
+    """Return the digest of everything besides the submission that decides its result in `language`."""
     h = hashlib.sha256(assignment.fingerprint.encode())
     for source in sorted(Path(__file__).parent.glob("*.py")):
         h.update(source.read_bytes())
     h.update(json.dumps(asdict(limits), sort_keys=True).encode())
     h.update(hashlib.sha256(secret.encode("utf-8", "surrogateescape")).digest())
+    if language != "en":
+        catalogue = i18n.catalogue_path(language)
+        h.update(language.encode() + b"\0" + (catalogue.read_bytes() if catalogue.is_file() else b""))
     return h.hexdigest()
+
+
+# How a child "ended" when none ran, or when it exited early: English, like the fork server's endings (the
+# grader tests them), and catalogue templates (a student reads them translated, see `stopped_reason`).
+NO_ANSWERS = translate("no answer cells were found", "en")
+EXITED = translate("exited during a call", "en")
+
+
+def stopped_reason(ended: str) -> str:
+    """Return how a child ended (the fork server says it in English) in the current language."""
+    return i18n.retranslate(ended)
 
 
 def _prepare_grader_process() -> None:
@@ -73,22 +93,22 @@ def _prepare_grader_process() -> None:
 
 def grade_answers(assignment: Assignment, student: str, sub: Submission, seed: int, digest: str,
                   limits: Limits, weak_ok: bool = False) -> SubmissionResult:
-    """Run a parsed submission in a sandbox of this process and score it."""
+    """Run a parsed submission in a sandbox of this process and score it, in the current language."""
     _prepare_grader_process()
     start = time.monotonic()
     cases = assignment.cases(seed)
     total = sum(len(group) for group in cases.values())
     outcomes: list[Outcome] = []
     cell_errors: dict[str, str] = {}
-    ended = "no answer cells were found"
+    ended = NO_ANSWERS
     if sub.answers:
         box = sandbox.shared(weak_ok)
         ended = _run_calls(box, child_job(assignment, sub.answers, cases, limits.call_seconds), limits,
                            outcomes, cell_errors)
-    missing = Outcome(error=t("was not run ({reason})", reason=ended), error_type="NotRun")
+    missing = Outcome(error=t("was not run ({reason})", reason=stopped_reason(ended)), error_type="NotRun")
     outcomes += [missing] * (total - len(outcomes))
     result = SubmissionResult(student, assignment.name, 0.0, assignment.max_score, problems=sub.problems,
-                              cell_errors=cell_errors, child=ended, digest=digest)
+                              cell_errors=cell_errors, child=ended, digest=digest, language=i18n.current())
     scoring = time.monotonic()
     position = 0
     for ex in assignment.exercises:
@@ -121,12 +141,13 @@ def _run_calls(box: sandbox.Sandbox, job: dict, limits: Limits, outcomes: list[O
                 cell_errors.setdefault(grade_id, wire.message(rec.get("error") or rec["refused"]))
         for rec in records[len(cells):len(cells) + len(calls) - len(outcomes)]:
             outcomes.append(_outcome(rec))
-        ended = child.ended if child.ended != "ok" or len(outcomes) == len(calls) else "exited during a call"
+        ended = child.ended if child.ended != "ok" or len(outcomes) == len(calls) else EXITED
         first = ended if first == "ok" else first
         if ended == "ok" or ended in ("timeout", "sandbox setup failed") or len(cells) < len(job["program"]):
             break
         name = calls[len(outcomes)]["name"]
-        stopped = Outcome(error=t("the program stopped during a call of {name} ({reason})", name=name, reason=ended),
+        stopped = Outcome(error=t("the program stopped during a call of {name} ({reason})", name=name,
+                                  reason=stopped_reason(ended)),
                           error_type="Timeout" if ended.startswith("it ran past") else "Crashed")
         while len(outcomes) < len(calls) and calls[len(outcomes)]["name"] == name:
             outcomes.append(stopped)
@@ -153,35 +174,44 @@ def _clip_messages(result: SubmissionResult) -> None:
     result.child = wire.message(result.child)
     for ex in result.exercises:
         ex.diagnoses = [wire.message(d, 2000) for d in ex.diagnoses]
+        for cause in ex.causes:
+            cause.message, cause.english = wire.message(cause.message, 2000), wire.message(cause.english, 2000)
         for check in ex.checks:
             check.label, check.message = wire.message(check.label, 300), wire.message(check.message)
 
 
-def grader_error(assignment: Assignment, student: str, digest: str, fingerprint: str, reason: str) -> SubmissionResult:
-    """Return the result recorded when the grader itself failed on a submission: zero, and why."""
+def grader_error(assignment: Assignment, student: str, digest: str, fingerprint: str, reason: str,
+                 language: str = "en") -> SubmissionResult:
+    """Return the result recorded when the grader itself failed on a submission: zero, and why (in `language`)."""
+    with i18n.language(language):
+        problem = t("the grader could not grade this notebook ({reason}); your instructor has been told",
+                    reason=wire.message(reason))
     return SubmissionResult(student, assignment.name, 0.0, assignment.max_score, status=GRADER_ERROR,
-                            child=GRADER_ERROR, digest=digest, fingerprint=fingerprint,
-                            problems=[t("the grader could not grade this notebook ({reason}); your instructor has "
-                                        "been told", reason=wire.message(reason))])
+                            child=GRADER_ERROR, digest=digest, fingerprint=fingerprint, problems=[problem],
+                            language=language)
 
 
 def grade_safely(assignment: Assignment, student: str, sub: Submission, seed: int, digest: str, fingerprint: str,
                  limits: Limits, weak_ok: bool = False) -> SubmissionResult:
-    """Run and score one parsed submission inside an error boundary (this is what workers run)."""
+    """Run and score one parsed submission inside an error boundary, in the submission's language (this is
+    what workers run)."""
     try:
-        result = grade_answers(assignment, student, sub, seed, digest, limits, weak_ok)
+        with i18n.language(sub.language):
+            result = grade_answers(assignment, student, sub, seed, digest, limits, weak_ok)
         result.fingerprint = fingerprint
         _clip_messages(result)
         return result
     except IsolationError:
         raise
     except Exception as exc:  # noqa: BLE001  (the boundary: anything else is this submission's grader error)
-        return grader_error(assignment, student, digest, fingerprint, f"{type(exc).__name__}: {exc}")
+        return grader_error(assignment, student, digest, fingerprint, f"{type(exc).__name__}: {exc}", sub.language)
 
 
-def _parse(assignment: Assignment, data: bytes | None, problem: str | None) -> Submission:
+def _parse(assignment: Assignment, data: bytes | None, problem: str | None, language: str | None) -> Submission:
     name = f"{assignment.name}.ipynb"
-    return parse_submission(data, name, assignment.template) if data is not None else Submission(problems=[problem])
+    if data is None:
+        return Submission(problems=[problem], language=language or "en")
+    return parse_submission(data, name, assignment.template, language)
 
 
 def find_submissions(root: Path, assignment: str) -> list[tuple[str, str]]:
@@ -257,40 +287,45 @@ class _Attempts:
 
 def grade_folder(assignment: Assignment, root: Path, out: Path, secret: str, limits: Limits,
                  workers: int | None = None, on_result: Callable | None = None, scheduler: str | None = None,
-                 weak_ok: bool = False) -> list[SubmissionResult]:
-    """Grade every submission under `root` in parallel (threads here, or a Dask cluster at `scheduler`);
-    reuse a stored result only for the same bytes under the same fingerprint. Each result is written
-    atomically as it arrives; a failure while storing or reporting one is that student's alone."""
-    fingerprint = grader_fingerprint(assignment, limits, secret)
+                 weak_ok: bool = False, language: str | None = None) -> list[SubmissionResult]:
+    """Grade every submission under `root` in parallel (threads here, or a Dask cluster at `scheduler`), each
+    in `language` or else in its notebook's own; reuse a stored result only for the same bytes under the same
+    fingerprint, in the same language. Each result is written atomically as it arrives; a failure while
+    storing or reporting one is that student's alone."""
+    fingerprints = {lang: grader_fingerprint(assignment, limits, secret, lang) for lang in LANGUAGES}
     attempts = _Attempts(out, assignment.name)
     results: dict[str, SubmissionResult] = {}
     todo, stale = [], 0
     submissions = find_submissions(root, assignment.name)
     for student, folder in submissions:
-        data, problem = open_submission(Path(root), (folder, assignment.name, f"{assignment.name}.ipynb"))
+        with i18n.language(language or "en"):
+            data, problem = open_submission(Path(root), (folder, assignment.name, f"{assignment.name}.ipynb"))
         digest = hashlib.sha256(data if data is not None else problem.encode("utf-8", "surrogateescape")).hexdigest()
+        try:  # parsed here, from the bytes just hashed; only the answers are kept (and travel)
+            sub = _parse(assignment, data, problem, language)
+        except Exception as exc:  # noqa: BLE001  (the boundary reaches the parser too)
+            results[student] = grader_error(assignment, student, digest, fingerprints[language or "en"],
+                                            f"{type(exc).__name__}: {exc}", language or "en")
+            _store(out, results[student], on_result, attempts)
+            continue
+        fingerprint = fingerprints[sub.language]
         done = load_result(result_path(out, student, assignment.name))
         key = f"{digest} {fingerprint}"
-        if done and done.digest == digest and done.fingerprint == fingerprint:
+        if done and done.digest == digest and done.fingerprint == fingerprint and done.language == sub.language:
             results[student] = done
         elif attempts.count(student, key) >= MAX_ATTEMPTS:
-            results[student] = grader_error(assignment, student, digest, fingerprint,
-                                            t("the grader stopped {n} times while grading it", n=MAX_ATTEMPTS))
+            with i18n.language(sub.language):
+                reason = t("the grader stopped {n} times while grading it", n=MAX_ATTEMPTS)
+            results[student] = grader_error(assignment, student, digest, fingerprint, reason, sub.language)
             _store(out, results[student], on_result, attempts)
         else:
             stale += bool(done and done.digest == digest)
-            try:  # parsed here, from the bytes just hashed; only the answers are kept (and travel)
-                sub = _parse(assignment, data, problem)
-            except Exception as exc:  # noqa: BLE001  (the boundary reaches the parser too)
-                results[student] = grader_error(assignment, student, digest, fingerprint,
-                                                f"{type(exc).__name__}: {exc}")
-                _store(out, results[student], on_result, attempts)
-                continue
             seed = submission_seed(secret, student, assignment.name, digest)
-            todo.append((student, digest, (assignment, student, sub, seed, digest, fingerprint, limits, weak_ok)))
+            todo.append(((student, digest, fingerprint, sub.language),
+                         (assignment, student, sub, seed, digest, fingerprint, limits, weak_ok)))
     if stale:
-        print(f"attnbook: {assignment.name}: the template, reference, checks, grader or limits changed since "
-              f"{stale} stored result(s) were graded: regrading them", file=sys.stderr)
+        print(f"attnbook: {assignment.name}: the template, reference, checks, grader, limits or feedback language "
+              f"changed since {stale} stored result(s) were graded: regrading them", file=sys.stderr)
     local = scheduler is None
     if local:
         sandbox.prestart()
@@ -300,19 +335,20 @@ def grade_folder(assignment: Assignment, root: Path, out: Path, secret: str, lim
     with _executor(workers, scheduler) as pool, \
             tqdm(total=len(submissions), initial=len(results), desc=f"grading {assignment.name}",
                  unit="nb", file=sys.stderr, disable=None, smoothing=0.1) as bar:
-        futures: dict[Future, tuple[str, str]] = {}
-        for student, digest, args in todo:
+        futures: dict[Future, tuple[str, str, str, str]] = {}
+        for about, args in todo:
+            _, digest, fingerprint, _ = about
             fut = pool.submit(_attempted, attempts, f"{digest} {fingerprint}", *args) if local else \
                 pool.submit(grade_safely, *args)
-            futures[fut] = (student, digest)
+            futures[fut] = about
         for fut in as_completed(futures):
-            student, digest = futures[fut]
+            student, digest, fingerprint, lang = futures[fut]
             try:
                 res = fut.result()
             except IsolationError:
                 raise
             except Exception as exc:  # noqa: BLE001  (a Dask worker that died, a lost connection)
-                res = grader_error(assignment, student, digest, fingerprint, f"{type(exc).__name__}: {exc}")
+                res = grader_error(assignment, student, digest, fingerprint, f"{type(exc).__name__}: {exc}", lang)
             results[res.student] = res
             _store(out, res, on_result, attempts)
             bar.update(1)
@@ -332,7 +368,8 @@ def _store(out: Path, res: SubmissionResult, on_result: Callable | None, attempt
             on_result(res)
     except Exception as exc:  # noqa: BLE001  (disk full, a name the file system refuses: this student only)
         res.status = GRADER_ERROR
-        res.problems.append(t("the grader could not store this result ({reason})", reason=wire.message(str(exc))))
+        with i18n.language(res.language):
+            res.problems.append(t("the grader could not store this result ({reason})", reason=wire.message(str(exc))))
 
 
 def grader_errors(results: list[SubmissionResult]) -> list[str]:

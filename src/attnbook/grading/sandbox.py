@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
+from ..i18n import translate
 from . import wire
 
 WEAK_HINT = ("run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, "
@@ -42,7 +43,7 @@ class ChildResult:
     """What came back from the child: one record per event, and how it ended."""
 
     records: list[dict] = field(default_factory=list)
-    ended: str = "ok"  # "ok", "timeout", "crashed (signal N, NAME)", "exit N", "too much output", ...
+    ended: str = "ok"  # in English: "ok", "timeout", "crashed (signal N, NAME)", "exit N", "too much output", ...
     seconds: float = 0.0
 
 
@@ -124,7 +125,8 @@ class Sandbox:
         result.ended = _collect(res_r, limits, start, result.records)
         status = _read_fd_line(rep_r, limits.wall_seconds + 30)
         writer.join()
-        ended = json.loads(status)["ended"] if status else "the sandbox server died"
+        # Endings stay English (the grader tests them) and are catalogue templates (a student reads them translated).
+        ended = json.loads(status)["ended"] if status else translate("the sandbox server died", "en")
         if result.ended == "ok" or ended != "ok":
             result.ended = ended
         if any("setup_error" in r for r in result.records):

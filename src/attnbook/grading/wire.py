@@ -2,7 +2,8 @@
 
 The parent decodes what a child sends under fixed bounds, so that no value can make it slow, big or
 crash later: a record is refused before parsing when it could hold too many values, and after parsing
-every string must be valid Unicode, every integer must fit a float, every array its declared shape.
+every string must be valid Unicode, every integer must fit a float, every array its declared shape. Why a
+value was refused is said in the current language (a student reads it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import unicodedata
 from typing import Any
 
 import numpy as np
+
+from ..i18n import t
 
 ALLOWED_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "float16", "float32", "float64"}
 MAX_ARRAY_ELEMENTS = 10_000_000
@@ -32,7 +35,7 @@ def encode(value: Any) -> Any:
     """Return a JSON-ready form of numbers, strings, lists, tuples, dicts and NumPy arrays."""
     if isinstance(value, np.ndarray):
         if value.dtype.name not in ALLOWED_DTYPES:
-            raise WireError(f"arrays of dtype {value.dtype} cannot be returned")
+            raise WireError(t("arrays of dtype {dtype} cannot be returned", dtype=value.dtype))
         arr = np.array(value, order="C", copy=True, subok=False)
         return {"__array__": arr.dtype.name, "shape": list(arr.shape),
                 "data": base64.b64encode(arr.tobytes()).decode("ascii")}
@@ -51,7 +54,7 @@ def encode(value: Any) -> Any:
         return [encode(v) for v in value]
     if isinstance(value, dict):
         return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}
-    raise WireError(f"values of type {type(value).__name__} cannot be returned")
+    raise WireError(t("values of type {type} cannot be returned", type=type(value).__name__))
 
 
 class _Budget:
@@ -63,7 +66,7 @@ class _Budget:
     def spend(self) -> None:
         self.left -= 1
         if self.left < 0:
-            raise WireError(f"more than {MAX_VALUES} values")
+            raise WireError(t("more than {n} values", n=MAX_VALUES))
 
 
 def decode(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
@@ -71,19 +74,19 @@ def decode(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
     budget = budget or _Budget()
     budget.spend()
     if depth > MAX_DEPTH:
-        raise WireError("data nested too deeply")
+        raise WireError(t("data nested too deeply"))
     if obj is None or isinstance(obj, (bool, float)):
         return obj
     if isinstance(obj, int):
         if abs(obj) > sys.float_info.max:
-            raise WireError("an integer outside the range of floating-point numbers")
+            raise WireError(t("an integer outside the range of floating-point numbers"))
         return obj
     if isinstance(obj, str):
         return _valid_string(obj)
     if isinstance(obj, list):
         return [decode(v, depth + 1, budget) for v in obj]
     if not isinstance(obj, dict) or len(obj) not in (1, 3):
-        raise WireError("malformed data")
+        raise WireError(t("malformed data"))
     if "__array__" in obj:
         return _array(obj)
     ((key, val),) = obj.items()
@@ -95,53 +98,53 @@ def decode(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
         return tuple(decode(v, depth + 1, budget) for v in val)
     if key == "__dict__" and isinstance(val, list):
         if not all(isinstance(kv, list) and len(kv) == 2 for kv in val):
-            raise WireError("malformed dictionary")
+            raise WireError(t("malformed dictionary"))
         return {_hashable(decode(k, depth + 1, budget)): decode(v, depth + 1, budget) for k, v in val}
-    raise WireError("malformed data")
+    raise WireError(t("malformed data"))
 
 
 def _valid_string(text: str) -> str:
     if len(text) > MAX_STRING:
-        raise WireError(f"a string of {len(text)} characters (at most {MAX_STRING})")
+        raise WireError(t("a string of {n} characters (at most {limit})", n=len(text), limit=MAX_STRING))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise WireError("a string that is not valid Unicode (a lone surrogate)") from None
+        raise WireError(t("a string that is not valid Unicode (a lone surrogate)")) from None
     return text
 
 
 def _array(obj: dict) -> np.ndarray:
     dtype, shape, data = obj.get("__array__"), obj.get("shape"), obj.get("data")
     if dtype not in ALLOWED_DTYPES or not isinstance(shape, list) or not isinstance(data, str):
-        raise WireError("malformed array")
+        raise WireError(t("malformed array"))
     if len(shape) > 32 or not all(type(n) is int and 0 <= n <= MAX_ARRAY_ELEMENTS for n in shape) \
             or math.prod(shape) > MAX_ARRAY_ELEMENTS:
-        raise WireError("array shape is invalid or too large")
+        raise WireError(t("array shape is invalid or too large"))
     if len(data) != 4 * math.ceil(math.prod(shape) * np.dtype(dtype).itemsize / 3):
-        raise WireError("array data does not match its shape")
+        raise WireError(t("array data does not match its shape"))
     raw = base64.b64decode(data, validate=True)
     if len(raw) != math.prod(shape) * np.dtype(dtype).itemsize:
-        raise WireError("array data does not match its shape")
+        raise WireError(t("array data does not match its shape"))
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
 def _hashable(key: Any) -> Any:
     if isinstance(key, (int, float, str, bool)) or key is None:
         return key
-    raise WireError("dictionary keys must be numbers or strings")
+    raise WireError(t("dictionary keys must be numbers or strings"))
 
 
 def record(line: bytes) -> dict:
     """Parse one line a child sent into a JSON object, or raise WireError. A line that could hold more
     than MAX_VALUES values is refused unparsed, so parsing costs a small multiple of its length."""
     if line.count(b",") + line.count(b"[") + line.count(b"{") > 4 * MAX_VALUES:
-        raise WireError(f"more than {MAX_VALUES} values")
+        raise WireError(t("more than {n} values", n=MAX_VALUES))
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):
-        raise WireError("not JSON") from None
+        raise WireError(t("not JSON")) from None
     if not isinstance(obj, dict):
-        raise WireError("not a JSON object")
+        raise WireError(t("not a JSON object"))
     return obj
 
 

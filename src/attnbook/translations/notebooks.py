@@ -2,7 +2,7 @@
 
 The translated notebook keeps every code cell of the English release byte for byte (same `grade_id`s, same
 answer stubs, same visible tests, same nbgrader checksums), with one exception: its read-only `setup` cell
-ends with `LANGUAGE_LINES[lang]`, which makes the visible tests' hints come in that language. The
+ends with `i18n.LANGUAGE_LINES[lang]`, which makes the visible tests' hints come in that language. The
 notebook's metadata says its language (`metadata.attnbook.language`).
 
 Markdown is translated unit by unit, as Sphinx does for the website: each heading and each paragraph
@@ -21,8 +21,8 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from nbgrader.utils import compute_checksum
 
-SETUP_CELL = "setup"
-LANGUAGE_LINES = {"zh_CN": 'from attnbook.i18n import use_language\nuse_language("zh_CN")  # 测试提示使用中文'}
+from ..i18n import LANGUAGE_LINES, SETUP_CELL, setup_source  # noqa: F401  (LANGUAGE_LINES: part of this interface)
+
 _MARKDOWN = MarkdownIt("commonmark").use(dollarmath_plugin).enable("table")
 
 
@@ -86,7 +86,7 @@ def translated(nb: nbformat.NotebookNode, translations: dict[str, str], lang: st
         if cell.cell_type == "markdown":
             cell.source = translate_markdown(cell.source, translations)
     setup = setups[0]
-    setup.source = setup.source.rstrip("\n") + "\n" + LANGUAGE_LINES[lang]
+    setup.source = setup_source(setup.source, lang)
     setup.metadata.nbgrader.checksum = compute_checksum(setup)
     return nb
 
