@@ -77,17 +77,19 @@ def _secret(out: Path, given: str | None) -> str:
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    from .grading import sandbox
+    from .grading import gradebook, sandbox
+    from .grading.checks import Assignment, uses_torch
     from .grading.csvsafe import csv_text
 
-    sandbox.prestart()  # the fork server warms up (imports torch) while this process builds the assignments
-    from .grading import gradebook
-    from .grading.checks import Assignment
+    root = _course_root(args.course)
+    # the fork server and the gradebook recorder warm up while this process builds the assignments
+    sandbox.prestart(torch=any(uses_torch(n, root / "solutions", root / "autograde" / "checks")
+                               for n in args.assignment))
+    gradebook.prestart()
     from .grading.feedback import feedback_path, grades_csv, write_feedback
     from .grading.runner import OutputBusy, grade_folder, grader_errors, load_result, output_lock, write_atomic
     from .grading.sandbox import IsolationError, Limits
 
-    root = _course_root(args.course)
     submitted = Path(args.submitted).resolve()
     if not submitted.is_dir():
         print(f"attnbook: {submitted}: no such folder of submissions", file=sys.stderr)

@@ -154,6 +154,34 @@ def test_a_warm_child_starts_much_faster_than_a_new_python():
     assert warm * 3 < cold
 
 
+def test_a_server_without_torch_lets_a_student_import_it_inside_the_limits():
+    """numpy-only assignments start their fork server without torch (about 1.5 s sooner); a student who
+    imports torch anyway pays for the import in their own child, under the filter and the cgroup."""
+    from attnbook.grading import wire
+
+    code = ("import sys\ndef f():\n    before = 'torch' in sys.modules\n    import torch\n"
+            "    return [before, float(torch.ones(3).sum())]\n")
+    job = {"program": [["cell", code]], "timeout": 30,
+           "calls": [{"name": "f", "driver": "call", "args": wire.encode(()), "kwargs": wire.encode({})}]}
+    box = sandbox.Sandbox(torch=False)
+    try:
+        box.wait_ready()
+        result = box.run(job, Limits(call_seconds=30))
+    finally:
+        box.close()
+    calls = [r for r in result.records if "call" in r]
+    assert result.ended == "ok" and wire.decode(calls[0]["value"]) == [False, 3.0]
+
+
+def test_which_assignments_start_their_server_with_torch(tmp_path):
+    from attnbook.grading.checks import uses_torch
+
+    solutions, checks = ROOT / "solutions", ROOT / "autograde" / "checks"
+    assert not uses_torch("ch04_three_stages", solutions, checks)  # torch named only in its prose
+    assert uses_torch("ch08_attention_vs_self", solutions, checks)
+    assert uses_torch("no_such_assignment", tmp_path, tmp_path)  # unreadable: the server gets everything
+
+
 def _unshare_user(script: str) -> subprocess.CompletedProcess:
     return subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", script], capture_output=True,
                           text=True, cwd=ROOT, env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"})

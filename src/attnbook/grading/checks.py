@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import json
 import re
 import sys
 import threading
@@ -90,6 +91,21 @@ class ExerciseResult:
     def explained(self) -> set[str]:
         """Return the labels of the failed checks that some named cause explains."""
         return {label for cause in self.causes for label in cause.checks}
+
+
+def uses_torch(name: str, solutions_dir: Path, checks_dir: Path) -> bool:
+    """Return whether an assignment's reference code or hidden checks use torch, read from the files without
+    running them (so that the fork server can start with or without torch before the reference is built).
+    A file that cannot be read counts as using torch: the server then has everything, and building the
+    assignment reports the problem."""
+    try:
+        notebook = json.loads((Path(solutions_dir) / name / f"{name}.ipynb").read_text(encoding="utf-8"))
+        code = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                         for c in notebook["cells"] if c.get("cell_type") == "code")
+        checks = (Path(checks_dir) / f"{name}.py").read_text(encoding="utf-8")
+    except (OSError, ValueError, KeyError, TypeError):
+        return True
+    return bool(re.search(r"^\s*(import|from)\s+torch\b", code, re.M) or re.search(r"\btorch\b", checks))
 
 
 class Assignment:

@@ -1,7 +1,8 @@
-"""The warm fork server: imports NumPy and torch once, then forks one confined child per job.
+"""The warm fork server: imports NumPy (and torch, where the assignment uses it) once, then forks one confined
+child per job.
 
-Started by `sandbox.Sandbox` as `python -I -m attnbook.grading.forkserver SOCKET_FD strong|weak`, with
-a scrubbed environment. It never holds a reference, a check, a secret or another student's job: the
+Started by `sandbox.Sandbox` as `python -I -m attnbook.grading.forkserver SOCKET_FD strong|weak torch|numpy`,
+with a scrubbed environment. It never holds a reference, a check, a secret or another student's job: the
 job travels through a pipe straight from the grader to the child. Per request (one JSON line with the
 limits and how many records to expect, plus three file descriptors: the job's read end, the results'
 write end and the report's write end) it forks a *keeper* and goes back to listening, so one server
@@ -303,9 +304,8 @@ def serve(sock: socket.socket, level: str, rules) -> None:
 def main() -> None:
     """Warm up, tell the grader which isolation this machine gives, then serve."""
     sock = socket.socket(fileno=int(sys.argv[1]))
-    requested = sys.argv[2]
+    requested, preload = sys.argv[2], sys.argv[3]
     import numpy  # noqa: F401  (warm imports shared by every child)
-    import torch
 
     import attnbook.testing  # noqa: F401  (the templates' helpers)
 
@@ -313,8 +313,11 @@ def main() -> None:
     from . import cgroup, child, drivers, isolation, syscalls  # noqa: F401
 
     i18n.load_catalogues()  # the children write messages in any language, and cannot read the catalogues
-    torch.set_num_threads(1)
-    drivers.warm_up()
+    if preload == "torch":
+        import torch
+
+        torch.set_num_threads(1)
+        drivers.warm_up()
     level = "weak" if requested == "weak" else isolation.mode()
     rules = syscalls.build()
     cgroup.remove_stale()

@@ -8,12 +8,14 @@ the gradebook refuses is rolled back and listed in `failures`, and the others ar
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import queue
 import subprocess
 import sys
 import threading
+import types
 import warnings
 from typing import TYPE_CHECKING, Iterable
 
@@ -21,12 +23,27 @@ if TYPE_CHECKING:  # the recording process itself needs none of the grader
     from .checks import Assignment
 
 
+_spare: subprocess.Popen | None = None  # a recording process started ahead, for the next Recorder
+
+
+def _start() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "attnbook.grading.gradebook"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, encoding="utf-8", errors="surrogateescape")
+
+
+def prestart() -> None:
+    """Start the next Recorder's process now, so that its imports run beside the caller's work."""
+    global _spare
+    if _spare is None:
+        _spare = _start()
+
+
 class Recorder:
     """Record results in the gradebook at `db_url` as they arrive, from a recording process."""
 
     def __init__(self, db_url: str, assignment: Assignment):
-        self._proc = subprocess.Popen([sys.executable, "-m", "attnbook.grading.gradebook"], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, text=True, encoding="utf-8", errors="surrogateescape")
+        global _spare
+        self._proc, _spare = _spare or _start(), None
         cells = [[c.grade_id, c.points] for c in assignment.template if c.is_test]
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._queue.put({"db": db_url, "assignment": assignment.name, "cells": cells})
@@ -93,10 +110,20 @@ def alembic_head() -> str:
         return ScriptDirectory.from_config(Config(ini)).get_current_head()
 
 
-def _record_all(lines: Iterable[str], failures: list[str]) -> None:
-    # jsonschema (through nbformat) builds an IRI grammar at import when rfc3987_syntax is installed,
-    # 1.7 s that the grader never uses: it validates no IRI. Only this recording process is affected.
+def _skip_unused_imports() -> None:
+    """Let this recording process import `nbgrader.api` without two costs it never uses (about 2 s of CPU
+    beside the grading): jsonschema (through nbformat) builds an IRI grammar at import when rfc3987_syntax
+    is installed, and the package `nbgrader` itself loads its Jupyter server extensions. The package is
+    entered as a bare namespace over the same folder, so `nbgrader.api` and its imports are the real ones."""
     sys.modules.setdefault("rfc3987_syntax", None)
+    if "nbgrader" not in sys.modules:
+        package = types.ModuleType("nbgrader")
+        package.__path__ = list(importlib.util.find_spec("nbgrader").submodule_search_locations)
+        sys.modules["nbgrader"] = package
+
+
+def _record_all(lines: Iterable[str], failures: list[str]) -> None:
+    _skip_unused_imports()
     import nbgrader.api
     from nbgrader.api import Gradebook, MissingEntry
     from sqlalchemy import text
