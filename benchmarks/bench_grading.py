@@ -4,6 +4,7 @@ fixed cost of a run; check that correct and blank submissions get the same score
 
     .venv/bin/python benchmarks/bench_grading.py --sizes 10 40 200 --assignment ch08_attention_vs_self \
         --figure benchmarks/grading.png --json benchmarks/grading.json
+    .venv/bin/python benchmarks/bench_grading.py --sizes 10 40 200 --assignment ch04_three_stages --attnbook-only
 
 Both graders start cold (their start-up is part of the time). nbgrader runs each notebook in a fresh
 Jupyter kernel; attnbook forks each submission from a warm server, in parallel on all cores, with every
@@ -53,28 +54,38 @@ def scores(path: Path, column: str) -> dict[str, float]:
         return {row["student_id"]: float(row[column]) for row in csv.DictReader(fh)}
 
 
-def grade_both(name: str, n: int, workers: int | None, tmp: Path) -> dict:
-    """Grade one batch of `n` with both graders; return their times, agreement and attnbook's breakdown."""
+def grade_both(name: str, n: int, workers: int | None, tmp: Path, with_nbgrader: bool = True) -> dict:
+    """Grade one batch of `n` with both graders (or attnbook alone); return their times, agreement and
+    attnbook's breakdown."""
     course = tmp / f"course{n}"
     course_copy(name, course)
     kinds = write_batch(Assignment(name, course / "solutions", course / "autograde" / "checks"), n,
                         course / "submitted")
-    db = f"sqlite:///{course / 'gradebook.db'}"
-    nbgrader = str(BIN / "nbgrader")
-    run([nbgrader, "generate_assignment", name, "--force", f"--db={db}", "--log-level=ERROR"], course / "autograde")
-    t_nbgrader = run([nbgrader, "autograde", name, f"--db={db}", "--log-level=ERROR"], course / "autograde")
-    run([nbgrader, "export", f"--db={db}", f"--to={course / 'nbgrader.csv'}", "--log-level=ERROR"],
-        course / "autograde")
+    t_nbgrader = nbgrader_autograde(name, course) if with_nbgrader else None
     command = [str(BIN / "attnbook"), "autograde", str(course / "submitted"), "--assignment", name, "--out",
                str(course / "out"), "--course", str(course)] + (["--workers", str(workers)] if workers else [])
     t_attnbook = run(command, course)
-    ours, theirs = scores(course / "out" / "grades.csv", "score"), scores(course / "nbgrader.csv", "score")
-    same = {kind: all(abs(ours[s] - theirs[s]) < 1e-3 for s, k in kinds.items() if k == kind)
-            for kind in ("correct", "blank")}
     timing = [json.loads(p.read_text())["timing"] for p in (course / "out" / "results").glob(f"*/{name}.json")]
     breakdown = {k: statistics.mean(t[k] for t in timing) for k in ("sandbox", "scoring")}
-    return {"n": n, "nbgrader": t_nbgrader, "attnbook": t_attnbook, "ratio": t_nbgrader / t_attnbook, "same": same,
-            "per_submission": breakdown}
+    row = {"n": n, "attnbook": t_attnbook, "per_submission": breakdown}
+    if t_nbgrader is not None:
+        ours, theirs = scores(course / "out" / "grades.csv", "score"), scores(course / "nbgrader.csv", "score")
+        row.update(nbgrader=t_nbgrader, ratio=t_nbgrader / t_attnbook,
+                   same={kind: all(abs(ours[s] - theirs[s]) < 1e-3 for s, k in kinds.items() if k == kind)
+                         for kind in ("correct", "blank")})
+    return row
+
+
+def nbgrader_autograde(name: str, course: Path) -> float:
+    """Generate the assignment, run `nbgrader autograde` on the batch and export its grades; return the
+    autograde's wall time."""
+    db = f"sqlite:///{course / 'gradebook.db'}"
+    nbgrader = str(BIN / "nbgrader")
+    run([nbgrader, "generate_assignment", name, "--force", f"--db={db}", "--log-level=ERROR"], course / "autograde")
+    seconds = run([nbgrader, "autograde", name, f"--db={db}", "--log-level=ERROR"], course / "autograde")
+    run([nbgrader, "export", f"--db={db}", f"--to={course / 'nbgrader.csv'}", "--log-level=ERROR"],
+        course / "autograde")
+    return seconds
 
 
 def sandbox_start(jobs: int = 30) -> float:
@@ -122,16 +133,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="attnbook workers (default: all cores)")
     parser.add_argument("--figure", type=Path, help="write the figure (PNG) here")
     parser.add_argument("--json", type=Path, help="write the numbers (JSON) here")
+    parser.add_argument("--attnbook-only", action="store_true",
+                        help="time attnbook alone (its fixed cost and cost per submission), without nbgrader")
     args = parser.parse_args()
     name = args.assignment
     with tempfile.TemporaryDirectory(prefix="attnbook-bench-") as tmp:
-        rows = [grade_both(name, n, args.workers, Path(tmp)) for n in args.sizes]
+        rows = [grade_both(name, n, args.workers, Path(tmp), not args.attnbook_only) for n in args.sizes]
     empty = sandbox_start()
     print(f"{name} on {os.cpu_count()} cores, load average before the last batch: {os.getloadavg()[0]:.1f}")
     print(f"{'submissions':>11}  {'nbgrader':>9}  {'attnbook':>9}  {'ratio':>6}  same scores (correct, blank)")
     for r in rows:
-        print(f"{r['n']:>11}  {r['nbgrader']:8.1f}s  {r['attnbook']:8.1f}s  {r['ratio']:5.1f}x  "
-              f"{r['same']['correct']}, {r['same']['blank']}")
+        theirs = f"{r['nbgrader']:8.1f}s  " if "nbgrader" in r else f"{'-':>9}  "
+        ratio = f"{r['ratio']:5.1f}x  {r['same']['correct']}, {r['same']['blank']}" if "ratio" in r else "    -"
+        print(f"{r['n']:>11}  {theirs}{r['attnbook']:8.1f}s  {ratio}")
     if len(rows) >= 2:  # fixed cost: the intercept of attnbook's time against the batch size
         slope = (rows[-1]["attnbook"] - rows[0]["attnbook"]) / (rows[-1]["n"] - rows[0]["n"])
         fixed = rows[0]["attnbook"] - slope * rows[0]["n"]
@@ -140,7 +154,7 @@ def main() -> None:
     print(f"per submission ({rows[-1]['n']} of them, in one worker's time): sandbox and child {last['sandbox']:.3f} s "
           f"(of which an empty job's start and clean-up {empty:.3f} s), parent's reference and diagnosis "
           f"{last['scoring']:.3f} s")
-    if args.figure:
+    if args.figure and not args.attnbook_only:
         figure(rows, args.figure, name)
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "empty_job": empty, "cores": os.cpu_count()}, indent=1) + "\n")
