@@ -106,11 +106,16 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001  (this student's page only)
             problems.append(f"{res.student} ({res.assignment}): feedback not written: {type(exc).__name__}: {exc}")
 
+    try:  # every assignment is built before anything is graded: a missing or broken one stops the run here
+        assignments = [Assignment(name, root / "solutions", root / "autograde" / "checks") for name in args.assignment]
+    except (OSError, ValueError, SyntaxError) as exc:
+        print(f"attnbook: cannot grade: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     try:
         with output_lock(out):
             secret = _secret(out, args.secret)
-            for name in args.assignment:
-                assignment = Assignment(name, root / "solutions", root / "autograde" / "checks")
+            for assignment in assignments:
+                name = assignment.name
                 graded_now: set[str] = set()
                 with gradebook.Recorder(db_url, assignment) as recorder:
                     def on_result(res):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,38 @@ def test_the_gradebook_schema_version_is_the_one_nbgrader_asks_alembic_for():
     from attnbook.grading.gradebook import alembic_head
 
     assert alembic_head() == nbgrader.api.get_alembic_version()
+
+
+@pytest.mark.parametrize("problem", ["no_folder", "no_assignment"])
+def test_a_run_that_stops_early_says_why_in_one_line_and_leaves_no_helper_behind(tmp_path, problem):
+    """The fork server and the gradebook recorder start ahead of the work; a run that stops before grading
+    (no such folder, no such assignment) must still end with one clear message, exit 2 and no traceback
+    from either helper, and neither helper may outlive it."""
+    submitted = tmp_path / "missing" if problem == "no_folder" else SAMPLES
+    assignment = "ch01_bottleneck" if problem == "no_folder" else "no_such_assignment"
+    proc = subprocess.run([str(Path(sys.executable).parent / "attnbook"), "autograde", str(submitted),
+                           "--assignment", assignment, "--out", str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert ("no such folder" if problem == "no_folder" else "no_such_assignment") in proc.stderr
+    deadline = time.monotonic() + 10
+    while _helpers_of(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _helpers_of(tmp_path)
+
+
+def _helpers_of(tmp_path: Path) -> list[int]:
+    """Return the grader helpers (fork server, recorder) of this checkout still running (their command lines
+    name their modules; the ones of a run under `tmp_path` are children of nothing once it ends)."""
+    left = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+            ppid = int(next(l for l in (cmdline.parent / "status").read_text().splitlines()
+                            if l.startswith("PPid:")).split()[1])
+        except (OSError, StopIteration, ValueError):
+            continue
+        if words[0] == sys.executable.encode() and ppid == 1 and any(
+                w in (b"attnbook.grading.forkserver", b"attnbook.grading.gradebook") for w in words):
+            left.append(int(cmdline.parent.name))
+    return left

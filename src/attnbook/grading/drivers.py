@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
@@ -254,7 +255,8 @@ def warm_up() -> None:
     import torch.fx.experimental.symbolic_shapes  # noqa: F401  (torch._check_with imports it and sympy)
 
     state = torch.random.get_rng_state()  # the caller's random state stays as it was
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The PyTorch API of nested tensors")  # torch's, not ours
         model = torch.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
                                      dim_feedforward=8, dropout=0.0, batch_first=True).eval()
         x = torch.randn(2, 3, 8)

@@ -132,7 +132,10 @@ def _record_all(lines: Iterable[str], failures: list[str]) -> None:
     from sqlalchemy.exc import SAWarning
 
     lines = iter(lines)
-    spec = json.loads(next(lines))
+    first = next(lines, None)
+    if first is None:  # started ahead for a run that stopped before grading: nothing to record
+        return
+    spec = json.loads(first)
     name = spec["assignment"]
     with warnings.catch_warnings(), Gradebook(spec["db"]) as gb:
         warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush warnings on add_submission
@@ -170,7 +173,10 @@ def main() -> None:
         error = f"{type(exc).__name__}: {exc}"
         for _ in sys.stdin:
             pass
-    print(json.dumps({"failures": failures, "error": error}))
+    try:
+        print(json.dumps({"failures": failures, "error": error}), flush=True)
+    except BrokenPipeError:  # the grader is gone: it stopped early and reads no report
+        pass
 
 
 if __name__ == "__main__":
