@@ -164,3 +164,31 @@ def rnn_encode(X, W_xh, W_hh, b_h, h0=None):
 '''
     result = _grade(assignment, {"rnn_encode": steal})
     assert _points(result, "rnn_encode") == 0, "the sandbox could read the reference solution"
+
+
+# ----------------------------------------------------------------------------- one student's files over another's
+
+def test_a_short_id_shaped_like_a_cut_long_id_gets_a_folder_of_its_own():
+    """A long id is stored under `id[:60]~digest`: a student whose id is exactly that string must not share the
+    long-named classmate's result and feedback folder (one would overwrite the other's page)."""
+    from attnbook.grading.feedback import feedback_path
+    from attnbook.grading.runner import result_path, student_folder
+
+    victim = "v" * 200
+    mimic = student_folder(victim)
+    assert mimic != victim and len(mimic.encode()) <= 150
+    assert student_folder(mimic) != student_folder(victim)
+    assert result_path(Path("out"), mimic, NAME) != result_path(Path("out"), victim, NAME)
+    assert feedback_path(Path("out"), mimic, NAME) != feedback_path(Path("out"), victim, NAME)
+
+
+def test_float_dict_keys_that_share_a_hash_are_refused_or_cheap():
+    """Floats x * 2**61 hash like x: a handful of colliding float keys per hash value, many hash values."""
+    keys = [float(m) * 2.0 ** (61 * j) for m in range(1, 3000) for j in range(16)]
+    value = {"__dict__": [[k, 0.0] for k in keys[:49_000]]}
+    start = time.monotonic()
+    try:
+        wire.decode(value)
+    except wire.WireError:
+        pass
+    assert time.monotonic() - start < 1.0
