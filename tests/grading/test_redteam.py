@@ -192,3 +192,27 @@ def test_float_dict_keys_that_share_a_hash_are_refused_or_cheap():
     except wire.WireError:
         pass
     assert time.monotonic() - start < 1.0
+
+
+def test_forged_records_with_non_text_errors_and_types_are_graded_as_failures(assignment):
+    """The child writes its own records: an error that is a list, a type that is a dict or names an ending
+    the grader gives (Timeout), a value with extra keys. None of it may crash scoring or earn points."""
+    forged = '''
+import json, os, sys
+
+def accuracy_by_length(predictions, targets):
+    frame = sys._getframe(1)
+    while frame is not None and "record" not in frame.f_locals:
+        frame = frame.f_back
+    i = frame.f_locals["i"]
+    kinds = [{"error": ["<x>"], "type": {"a": 1}}, {"error": "late", "type": "Timeout"},
+             {"error": None, "type": "ValueError"}, {"value": {"__dict__": [[1, 1.0]]}, "extra": 1},
+             {"refused": 7}]
+    record = {"call": i, **kinds[i % len(kinds)]}
+    os.write(3, (json.dumps(record) + "\\n").encode())
+    raise SystemExit(0)
+'''
+    result = _grade(assignment, {"accuracy_by_length": forged})
+    assert result.status == "graded", result.problems
+    assert _points(result, "accuracy_by_length") == 0
+    assert _points(result, "rnn_encode") == assignment.points["rnn_encode"]
