@@ -216,3 +216,36 @@ def accuracy_by_length(predictions, targets):
     assert result.status == "graded", result.problems
     assert _points(result, "accuracy_by_length") == 0
     assert _points(result, "rnn_encode") == assignment.points["rnn_encode"]
+
+
+# ----------------------------------------------------------------------------- the numpy-only fork server
+
+def test_a_child_of_the_numpy_only_server_that_imports_torch_itself_is_graded_like_any_other(monkeypatch):
+    """ch04 starts its fork server without torch: an answer that imports torch pays for the import in its own
+    child, returns tensors, and is graded exactly as the reference, beside a classmate graded at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from attnbook.grading import sandbox
+    from attnbook.grading.checks import uses_torch
+
+    name = "ch04_three_stages"
+    assert not uses_torch(name, ROOT / "solutions", ROOT / "autograde" / "checks")
+    ch04 = Assignment(name, ROOT / "solutions", ROOT / "autograde" / "checks")
+    box = sandbox.Sandbox(torch=False)
+    monkeypatch.setattr(sandbox, "shared", lambda weak_ok=False: box)
+    torchy = '''
+import torch
+
+def dot_scores(Q, K):
+    Q, K = torch.as_tensor(np.asarray(Q, dtype=float)), torch.as_tensor(np.asarray(K, dtype=float))
+    return Q @ K.transpose(-1, -2)
+'''
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            hit, classmate = pool.map(lambda answers: _grade(ch04, answers, str(len(answers))),
+                                      [{"dot_scores": torchy}, {}])
+    finally:
+        box.close()
+    assert classmate.score == ch04.max_score
+    assert hit.status == "graded" and hit.child == "ok", (hit.child, hit.cell_errors)
+    assert hit.score == ch04.max_score, [c.message for e in hit.exercises for c in e.checks if not c.passed][:3]
