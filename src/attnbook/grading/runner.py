@@ -18,6 +18,7 @@ import gc
 import hashlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -225,8 +226,8 @@ def find_submissions(root: Path, assignment: str) -> list[tuple[str, str]]:
 def student_folder(student: str) -> str:
     """Return the folder name that holds a student's files in the output folder (short enough for any
     file system; a long id is cut and given a digest, so that two ids never share a folder)."""
-    if len(student.encode()) <= 150:
-        return student
+    if len(student.encode()) <= 150 and not re.fullmatch(r".{60}~[0-9a-f]{16}", student, re.S):
+        return student  # (an id shaped like a cut one is cut too: it must not take a long id's folder)
     return f"{student[:60]}~{hashlib.sha256(student.encode()).hexdigest()[:16]}"
 
 

@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import unicodedata
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ MAX_ARRAY_ELEMENTS = 10_000_000
 MAX_VALUES = 100_000       # numbers, strings, lists and dicts in one record (arrays count once)
 MAX_STRING = 100_000       # characters of one returned string
 MAX_DEPTH = 20
+MAX_SAME_HASH = 8       # dictionary keys that may share one hash value
 MESSAGE_CHARS = 500        # an error message or label kept in results, feedback and reports
 
 
@@ -99,7 +101,12 @@ def decode(obj: Any, depth: int = 0, budget: _Budget | None = None) -> Any:
     if key == "__dict__" and isinstance(val, list):
         if not all(isinstance(kv, list) and len(kv) == 2 for kv in val):
             raise WireError(t("malformed dictionary"))
-        return {_hashable(decode(k, depth + 1, budget)): decode(v, depth + 1, budget) for k, v in val}
+        pairs = [(_hashable(decode(k, depth + 1, budget)), decode(v, depth + 1, budget)) for k, v in val]
+        # Keys that share one hash (ints k * (2**61 - 1) all hash to 0) make every dict and set of them cost
+        # O(n^2) in the parent: refuse them before any is built (equal keys such as 1, 1.0, True may share).
+        if max(Counter(hash(k) for k, _ in pairs).values(), default=0) > MAX_SAME_HASH:
+            raise WireError(t("malformed dictionary"))
+        return dict(pairs)
     raise WireError(t("malformed data"))
 
 
