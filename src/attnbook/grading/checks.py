@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import json
 import re
 import sys
 import threading
@@ -99,12 +98,11 @@ def uses_torch(name: str, solutions_dir: Path, checks_dir: Path) -> bool:
     A file that cannot be read counts as using torch: the server then has everything, and building the
     assignment reports the problem."""
     try:
-        notebook = json.loads((Path(solutions_dir) / name / f"{name}.ipynb").read_text(encoding="utf-8"))
-        code = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                         for c in notebook["cells"] if c.get("cell_type") == "code")
+        template = parse_template((Path(solutions_dir) / name / f"{name}.ipynb").read_text(encoding="utf-8"))
         checks = (Path(checks_dir) / f"{name}.py").read_text(encoding="utf-8")
     except (OSError, ValueError, KeyError, TypeError):
         return True
+    code = "\n".join(cell.source for cell in template)
     return bool(re.search(r"^\s*(import|from)\s+torch\b", code, re.M) or re.search(r"\btorch\b", checks))
 
 
