@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,6 +14,16 @@ sys.path.insert(0, str(ROOT / "autograde"))
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def course_copy(dest: Path, name: str, parts: tuple[str, ...] = ("solutions",)) -> Path:
+    """Lay out a throw-away course under `dest` with one assignment: its folders `parts` (solutions/, and
+    notebooks/ where a test needs the release) and its hidden checks, which a test may then edit."""
+    for part in parts:
+        shutil.copytree(ROOT / part / name, dest / part / name)
+    (dest / "autograde" / "checks").mkdir(parents=True)
+    shutil.copy(ROOT / "autograde" / "checks" / f"{name}.py", dest / "autograde" / "checks")
+    return dest
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from attnbook.grading.feedback import feedback_path
 from attnbook.grading.notebook import open_submission
 from attnbook.grading.runner import GRADER_ERROR, grade_folder, load_result, result_path
 from attnbook.grading.sandbox import Limits
-from conftest import ROOT
+from conftest import ROOT, course_copy
 from make_samples import submission
 
 NAME = "ch01_bottleneck"
@@ -36,14 +36,6 @@ ATTACKS = ROOT / "autograde" / "samples" / "attacks"
 SAMPLES = ROOT / "autograde" / "samples" / NAME
 LIMITS = Limits(wall_seconds=30, cpu_seconds=30, call_seconds=5)
 BIN = Path(sys.executable).parent
-
-
-def _course(tmp: Path) -> Path:
-    """A throw-away course with chapter 1 (its checks can be edited without touching the repository)."""
-    shutil.copytree(ROOT / "solutions" / NAME, tmp / "solutions" / NAME)
-    (tmp / "autograde" / "checks").mkdir(parents=True)
-    shutil.copy(ROOT / "autograde" / "checks" / f"{NAME}.py", tmp / "autograde" / "checks")
-    return tmp
 
 
 def _student(root: Path, student: str | bytes, source: Path) -> Path:
@@ -134,7 +126,7 @@ def test_folder_names_that_are_not_utf8_or_hold_control_characters_are_graded_an
 
 def test_a_grader_failure_is_that_students_row_and_the_run_says_so(tmp_path, monkeypatch):
     """Whatever breaks while grading one submission (here: scoring itself) costs only that submission."""
-    course = _course(tmp_path)
+    course = course_copy(tmp_path, NAME)
     assignment = Assignment(NAME, course / "solutions", course / "autograde" / "checks")
     for name in ("victim", "bystander"):
         _student(tmp_path / "submitted", name, SAMPLES / "correct" / NAME / f"{NAME}.ipynb")
@@ -158,7 +150,7 @@ def test_a_grader_failure_is_that_students_row_and_the_run_says_so(tmp_path, mon
 
 
 def test_a_submission_that_killed_the_grader_twice_is_not_tried_a_third_time(tmp_path):
-    course = _course(tmp_path)
+    course = course_copy(tmp_path, NAME)
     assignment = Assignment(NAME, course / "solutions", course / "autograde" / "checks")
     path = _student(tmp_path / "submitted", "killer", SAMPLES / "correct" / NAME / f"{NAME}.ipynb")
     _student(tmp_path / "submitted", "classmate", SAMPLES / "correct" / NAME / f"{NAME}.ipynb")
@@ -187,7 +179,7 @@ def _swap_forever(path: Path, stop: threading.Event, good: bytes, target: Path) 
 
 
 def test_a_notebook_swapped_for_a_fifo_or_a_link_during_grading_neither_hangs_nor_changes_what_is_graded(tmp_path):
-    course = _course(tmp_path)
+    course = course_copy(tmp_path, NAME)
     assignment = Assignment(NAME, course / "solutions", course / "autograde" / "checks")
     good = (SAMPLES / "partly_wrong" / NAME / f"{NAME}.ipynb").read_bytes()
     path = _student(tmp_path / "submitted", "swapper", SAMPLES / "partly_wrong" / NAME / f"{NAME}.ipynb")
@@ -270,7 +262,7 @@ def test_feedback_cannot_be_turned_into_a_lookup_table(tmp_path):
 
 
 def test_editing_a_check_regrades_everyone_it_affects_and_says_so(tmp_path):
-    course = _course(tmp_path)
+    course = course_copy(tmp_path, NAME)
     for name in ("a", "b"):
         _student(tmp_path / "submitted", name, SAMPLES / "partly_wrong" / NAME / f"{NAME}.ipynb")
     first = _autograde(tmp_path / "submitted", tmp_path / "out", course)

@@ -5,12 +5,11 @@ instructor releases the feedback and the student fetches it and holds the feedba
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from conftest import ROOT, course_copy
 
 NAME = "ch01_bottleneck"
 STUDENT = "alice"
@@ -34,10 +33,7 @@ def _run(args: list[str], cwd: Path) -> str:
 
 def test_feedback_goes_out_through_nbgraders_exchange_and_the_student_fetches_it(tmp_path):
     course, student, exchange = tmp_path / "course", tmp_path / "home" / STUDENT, tmp_path / "exchange"
-    for part in ("solutions", "notebooks"):
-        shutil.copytree(ROOT / part / NAME, course / part / NAME)
-    (course / "autograde" / "checks").mkdir(parents=True)
-    shutil.copy(ROOT / "autograde" / "checks" / f"{NAME}.py", course / "autograde" / "checks")
+    course_copy(course, NAME, ("solutions", "notebooks"))
     exchange.mkdir()
     exchange.chmod(0o777)
     student.mkdir(parents=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from attnbook.grading.feedback import render
 from attnbook.grading.notebook import Submission
 from attnbook.grading.runner import grade_safely
 from attnbook.grading.sandbox import Limits
-from conftest import ROOT
+from conftest import ROOT, course_copy
 
 NAME = "ch01_bottleneck"
 LIMITS = Limits(wall_seconds=30, cpu_seconds=30, call_seconds=5)
@@ -26,11 +25,7 @@ M61 = 2**61 - 1  # hash(k * M61) == 0 for every int k: every such key lands in t
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "solutions" / NAME, tmp / "solutions" / NAME)
-    (tmp / "autograde" / "checks").mkdir(parents=True)
-    shutil.copy(ROOT / "autograde" / "checks" / f"{NAME}.py", tmp / "autograde" / "checks")
-    return tmp
+    return course_copy(tmp_path_factory.mktemp("course"), NAME)
 
 
 @pytest.fixture(scope="module")

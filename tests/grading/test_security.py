@@ -19,7 +19,7 @@ from attnbook.grading.checks import Assignment, submission_seed
 from attnbook.grading.notebook import read_submission
 from attnbook.grading.runner import grade_answers, grade_folder
 from attnbook.grading.sandbox import Limits
-from conftest import ROOT
+from conftest import ROOT, course_copy
 from make_samples import submission
 
 NAME = "ch01_bottleneck"
@@ -81,10 +81,7 @@ def _baselines(assignment: Assignment, submitted: Path) -> dict:
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     """Grade every attack with a reference and a blank; grade the baseline under every attack's name too."""
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(ROOT / "solutions" / NAME, course / "solutions" / NAME)
-    (course / "autograde" / "checks").mkdir(parents=True)
-    shutil.copy(ROOT / "autograde" / "checks" / f"{NAME}.py", course / "autograde" / "checks")
+    course = course_copy(tmp_path_factory.mktemp("course"), NAME)
     assignment = Assignment(NAME, course / "solutions", course / "autograde" / "checks")
     submitted, out = course / "submitted", course / "out"
     shutil.copytree(ATTACKS, submitted, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
